@@ -1,0 +1,247 @@
+//! [`StreamEnv`]: where a job is configured, its sources are added and it is executed.
+
+use crate::DataStream;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use strom_connectors::collection::{CollectionSource, IteratorSource};
+use strom_connectors::generator::GeneratorSource;
+use strom_core::{Clock, Data, Result, Source, StromError};
+use strom_runtime::graph::{EdgeSpec, NodeBuilder, NodeId, NodeSpec, OutputSlot, StreamType, stream_type};
+use strom_runtime::nodes::SourceNode;
+use strom_runtime::{CancelHandle, ExecutionConfig, JobGraph, JobResult};
+
+pub(crate) struct EnvInner {
+    pub(crate) graph: JobGraph,
+    pub(crate) config: ExecutionConfig,
+    /// Build-time problems, reported by `execute`.
+    pub(crate) errors: Vec<String>,
+    /// Side-output tag name → element type name, to reject one name used with two types.
+    pub(crate) tag_types: HashMap<String, &'static str>,
+    pub(crate) cancel: CancelHandle,
+}
+
+/// The context of a streaming job (Flink's `StreamExecutionEnvironment`).
+///
+/// Configure it, add sources, build the pipeline on the returned streams, then call
+/// [`execute`](StreamEnv::execute). Clones share the same job.
+#[derive(Clone)]
+pub struct StreamEnv {
+    inner: Arc<Mutex<EnvInner>>,
+}
+
+impl Default for StreamEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamEnv {
+    /// An embedded environment: the job runs in this process, at a default parallelism of
+    /// the number of available cores.
+    pub fn new() -> Self {
+        let config = ExecutionConfig {
+            parallelism: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ..ExecutionConfig::default()
+        };
+        StreamEnv {
+            inner: Arc::new(Mutex::new(EnvInner {
+                graph: JobGraph::default(),
+                config,
+                errors: Vec::new(),
+                tag_types: HashMap::new(),
+                cancel: CancelHandle::new(),
+            })),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, EnvInner> {
+        // A panic while holding the lock cannot leave the graph half-edited in a way that
+        // matters more than the panic itself; keep going with the inner value.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Default parallelism of every operator (Flink's `setParallelism`).
+    pub fn with_parallelism(self, parallelism: usize) -> Self {
+        self.lock().config.parallelism = parallelism;
+        self
+    }
+
+    /// Number of key groups, the upper bound of any keyed operator's parallelism
+    /// (default 128).
+    pub fn with_max_parallelism(self, max_parallelism: usize) -> Self {
+        self.lock().config.max_parallelism = max_parallelism;
+        self
+    }
+
+    /// Records per network buffer (default 1024).
+    pub fn with_buffer_size(self, records: usize) -> Self {
+        self.lock().config.batch_size = records;
+        self
+    }
+
+    /// The longest a record waits in a partly filled buffer (default 100 ms). Zero sends a
+    /// buffer as soon as the operator that filled it has handled its input batch.
+    pub fn with_buffer_timeout(self, timeout: Duration) -> Self {
+        self.lock().config.buffer_timeout = timeout;
+        self
+    }
+
+    /// Buffers in flight per channel before a producer blocks (default 4).
+    pub fn with_channel_capacity(self, buffers: usize) -> Self {
+        self.lock().config.channel_capacity = buffers;
+        self
+    }
+
+    /// Run every operator in its own task instead of fusing forward-connected ones.
+    pub fn disable_operator_chaining(self) -> Self {
+        self.lock().config.chaining = false;
+        self
+    }
+
+    /// Use `clock` for processing time (tests use a manual clock).
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.lock().config.clock = clock;
+        self
+    }
+
+    /// The default parallelism.
+    pub fn parallelism(&self) -> usize {
+        self.lock().config.parallelism
+    }
+
+    /// The handle that cancels the running job (e.g. from a Ctrl-C handler).
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.lock().cancel.clone()
+    }
+
+    /// Add a source.
+    pub fn from_source<T, S>(&self, source: S, name: &str) -> DataStream<T>
+    where
+        T: Data,
+        S: Source<T>,
+        S::Reader: 'static,
+    {
+        let id = self.add_node(
+            name,
+            Vec::new(),
+            Arc::new(SourceNode::new(source)),
+            Some(stream_type::<T>()),
+        );
+        DataStream::from_node(self.clone(), id)
+    }
+
+    /// A bounded stream of the elements of `items`, read by one subtask (as Flink's
+    /// `fromCollection`); call `set_parallelism` on the result to split it.
+    pub fn from_collection<T: Data + Sync>(&self, items: Vec<T>) -> DataStream<T> {
+        self.from_source(CollectionSource::new(items), "Source: Collection")
+            .set_parallelism(1)
+    }
+
+    /// A bounded stream of an iterator's items, read by one subtask.
+    pub fn from_iter<I>(&self, iter: I) -> DataStream<I::Item>
+    where
+        I: IntoIterator,
+        I::IntoIter: Send + 'static,
+        I::Item: Data,
+    {
+        self.from_source(IteratorSource::new(iter.into_iter()), "Source: Iterator")
+            .set_parallelism(1)
+    }
+
+    /// A deterministic generated stream: record `i` is `f(i)` for `i` in `0..count`, or
+    /// forever when `count` is `None`. Subtasks take indices by stride, so the records are
+    /// the same at any parallelism. Combine with [`DataStream::rate_limit`] to pace it.
+    pub fn generate<T, F>(&self, count: Option<u64>, f: F) -> DataStream<T>
+    where
+        T: Data,
+        F: Fn(u64) -> T + Send + Sync + 'static,
+    {
+        self.from_source(GeneratorSource::new(count, f), "Source: Generator")
+    }
+
+    pub(crate) fn add_node(
+        &self,
+        name: &str,
+        inputs: Vec<EdgeSpec>,
+        builder: Arc<dyn NodeBuilder>,
+        output: Option<Arc<dyn StreamType>>,
+    ) -> NodeId {
+        let mut g = self.lock();
+        let id = g.graph.nodes.len();
+        g.graph.nodes.push(NodeSpec {
+            id,
+            name: name.to_string(),
+            uid: None,
+            parallelism: None,
+            max_parallelism: None,
+            inputs,
+            builder,
+            output,
+            side_outputs: Vec::new(),
+            start_new_chain: false,
+            disable_chaining: false,
+            rate_limit: None,
+        });
+        id
+    }
+
+    pub(crate) fn error(&self, message: String) {
+        self.lock().errors.push(message);
+    }
+
+    pub(crate) fn edit_node(&self, id: NodeId, f: impl FnOnce(&mut NodeSpec)) {
+        let mut g = self.lock();
+        if let Some(n) = g.graph.nodes.get_mut(id) {
+            f(n);
+        }
+    }
+
+    pub(crate) fn node_name(&self, id: NodeId) -> String {
+        self.lock()
+            .graph
+            .nodes
+            .get(id)
+            .map(|n| n.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// Run the job in this process and wait for it to end.
+    ///
+    /// Returns per-operator record counts and the wall time, or the first failure, which
+    /// names the operator and subtask. The environment is emptied, ready for another job.
+    pub fn execute(&self, job_name: &str) -> Result<JobResult> {
+        let (graph, config, cancel) = {
+            let mut g = self.lock();
+            if !g.errors.is_empty() {
+                let errors = std::mem::take(&mut g.errors);
+                g.graph = JobGraph::default();
+                return Err(StromError::InvalidJob(errors.join("; ")));
+            }
+            let graph = std::mem::take(&mut g.graph);
+            g.tag_types.clear();
+            let cancel = std::mem::replace(&mut g.cancel, CancelHandle::new());
+            (graph, g.config.clone(), cancel)
+        };
+        // Hand the old handle to the running job; callers took it before execute.
+        validate(&graph)?;
+        tracing::info!(job = job_name, operators = graph.nodes.len(), "executing job");
+        strom_runtime::execute(job_name, graph, &config, &cancel)
+    }
+}
+
+fn validate(graph: &JobGraph) -> Result<()> {
+    for n in &graph.nodes {
+        for e in &n.inputs {
+            if let OutputSlot::Side(tag) = e.slot
+                && !graph.nodes[e.from].side_outputs.iter().any(|s| s.tag_id == tag)
+            {
+                return Err(StromError::Internal(format!(
+                    "side output read by '{}' is not declared",
+                    n.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}

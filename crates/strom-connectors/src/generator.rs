@@ -1,0 +1,108 @@
+//! A deterministic generator source: record `i` is `f(i)`, for `i` in `0..count` (or
+//! forever), split across subtasks by stride, so that the same job always produces the same
+//! records whatever its parallelism.
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use strom_core::{BoxError, Boundedness, ReadStatus, Source, SourceContext, SourceOutput, SourceReader};
+
+/// Generates `f(index)` for every index of the sequence.
+pub struct GeneratorSource<F> {
+    count: Option<u64>,
+    f: Arc<F>,
+}
+
+impl<F> GeneratorSource<F> {
+    /// `count` records (`None`: unbounded), record `i` being `f(i)`.
+    pub fn new(count: Option<u64>, f: F) -> Self {
+        GeneratorSource {
+            count,
+            f: Arc::new(f),
+        }
+    }
+}
+
+/// The indices `offset, offset + stride, …` below the count, and how many were emitted.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StrideSplit {
+    /// First index of the split.
+    pub offset: u64,
+    /// Distance between indices.
+    pub stride: u64,
+    /// Next index to generate.
+    pub next: u64,
+}
+
+impl<T, F> Source<T> for GeneratorSource<F>
+where
+    T: Send + 'static,
+    F: Fn(u64) -> T + Send + Sync + 'static,
+{
+    type Split = StrideSplit;
+    type Reader = GeneratorReader<F>;
+
+    fn boundedness(&self) -> Boundedness {
+        if self.count.is_some() {
+            Boundedness::Bounded
+        } else {
+            Boundedness::Unbounded
+        }
+    }
+
+    fn splits(&self, parallelism: usize) -> Result<Vec<StrideSplit>, BoxError> {
+        let p = parallelism.max(1) as u64;
+        Ok((0..p)
+            .map(|i| StrideSplit {
+                offset: i,
+                stride: p,
+                next: i,
+            })
+            .collect())
+    }
+
+    fn create_reader(&self, _: &SourceContext, splits: Vec<StrideSplit>) -> Result<Self::Reader, BoxError> {
+        Ok(GeneratorReader {
+            f: Arc::clone(&self.f),
+            count: self.count.unwrap_or(u64::MAX),
+            splits,
+            current: 0,
+        })
+    }
+}
+
+/// Generates the indices of one subtask's splits, round robin over them.
+pub struct GeneratorReader<F> {
+    f: Arc<F>,
+    count: u64,
+    splits: Vec<StrideSplit>,
+    current: usize,
+}
+
+impl<T, F> SourceReader<T> for GeneratorReader<F>
+where
+    F: Fn(u64) -> T + Send + Sync,
+{
+    type Split = StrideSplit;
+
+    fn poll_next(&mut self, out: &mut SourceOutput<'_, T>) -> Result<ReadStatus, BoxError> {
+        self.splits.retain(|s| s.next < self.count);
+        if self.splits.is_empty() {
+            return Ok(ReadStatus::Finished);
+        }
+        self.current %= self.splits.len();
+        let s = &mut self.splits[self.current];
+        let f = &*self.f;
+        let mut n = out.remaining();
+        while n > 0 && s.next < self.count {
+            out.collect(f(s.next));
+            s.next = s.next.saturating_add(s.stride);
+            n -= 1;
+        }
+        self.current += 1;
+        Ok(ReadStatus::MoreAvailable)
+    }
+
+    fn snapshot_splits(&self) -> Vec<StrideSplit> {
+        self.splits.clone()
+    }
+}

@@ -1,0 +1,18 @@
+//! Strom's connectors: sources and sinks that implement `strom-core`'s
+//! [`Source`](strom_core::Source) and [`Sink`](strom_core::Sink) traits.
+//!
+//! * [`collection`]: a bounded source over a `Vec` or iterator.
+//! * [`generator`]: a deterministic generator (count or unbounded) split across subtasks.
+//! * [`file`]: CSV and JSON-lines file sources (parallel over files and byte-range splits,
+//!   with dead letters for malformed lines) and CSV / JSON-lines file sinks.
+//! * [`print`], [`collect`], [`discard`]: sinks for the console, tests and benchmarks.
+//!
+//! Connectors to external systems (Kafka, MQTT, PostgreSQL) live here too, each behind a
+//! cargo feature.
+
+pub mod collect;
+pub mod collection;
+pub mod discard;
+pub mod file;
+pub mod generator;
+pub mod print;

@@ -1,0 +1,28 @@
+//! The contracts between Strom's runtime and the code users write.
+//!
+//! * [`Data`] and [`Key`]: what may flow through a stream and what may key it.
+//! * [`function`]: the user function traits ([`ProcessFunction`]) with their
+//!   [`Collector`] and [`ProcessContext`].
+//! * [`source`] and [`sink`]: the connector traits, modelled on Flink's split-based
+//!   sources (FLIP-27) and writer-based sinks (FLIP-143).
+//! * [`OutputTag`] and [`SideOutputs`]: typed side outputs.
+//! * [`StromError`]: the one error type that ends a job, always naming where it happened.
+//!
+//! This crate does no I/O and starts no threads; the runtime drives everything here.
+
+pub mod clock;
+mod data;
+mod error;
+pub mod function;
+mod side_output;
+pub mod sink;
+pub mod source;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use data::{Data, Key, java_string_hash, stable_hash};
+pub use error::{BoxError, Result, StromError, panic_message};
+pub use function::{Collector, ProcessContext, ProcessFunction, TaskInfo};
+pub use side_output::{OutputTag, SideOutputs};
+pub use sink::{Sink, SinkContext, SinkWriter};
+pub use source::{Boundedness, DeadLetter, ReadStatus, Source, SourceContext, SourceOutput, SourceReader};
+pub use strom_types::*;

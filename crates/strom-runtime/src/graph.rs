@@ -1,0 +1,282 @@
+//! The job graph: operators (nodes) and the edges between them, with types erased so that
+//! the executor can plan chains and channels for any record types.
+//!
+//! The API crate builds the graph from typed `DataStream`s. Each node carries an
+//! [`NodeBuilder`] (which knows the node's input and output types and creates operator
+//! instances) and a [`StreamType`] per output (which creates channels, writers and fan-outs
+//! for that record type). Values cross this boundary as `Box<dyn Any + Send>` and are
+//! downcast right back by code that knows the type; a mismatch is an internal error.
+
+use crate::downstream::{Discard, Downstream, FanOut, Outputs, SideChannel, SideDrain};
+use crate::metrics::OperatorMetrics;
+use crate::partition::{FixedSelector, Partitioning, RoundRobinSelector, Selection};
+use crate::task::{TaskEnv, TaskRunner};
+use crate::writer::{RecordWriter, WriterConfig, keyed_writer_factory};
+use crossbeam_channel::{Receiver, Sender};
+use std::any::Any;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use strom_core::{Result, SideOutputs, StromError, TaskInfo};
+use strom_types::Message;
+
+/// Index of a node in its [`JobGraph`]; inputs always have smaller ids than their consumers.
+pub type NodeId = usize;
+
+/// Which output of a node an edge reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutputSlot {
+    /// The main output.
+    Main,
+    /// The side output with this tag id.
+    Side(u64),
+}
+
+/// An edge from an output of `from` into input `input` (0 or 1) of the consumer.
+#[derive(Clone, Debug)]
+pub struct EdgeSpec {
+    /// The producing node.
+    pub from: NodeId,
+    /// Which of its outputs.
+    pub slot: OutputSlot,
+    /// How records are distributed.
+    pub partitioning: Partitioning,
+    /// The consumer's input index (1 is the second input of a two-input operator).
+    pub input: usize,
+}
+
+/// How many inputs a node has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeArity {
+    /// No input: a source.
+    Source,
+    /// One logical input (possibly several edges: a union).
+    OneInput,
+    /// Two logical inputs of possibly different types.
+    TwoInput,
+}
+
+/// A side output a node declares.
+#[derive(Clone)]
+pub struct SideOutputSpec {
+    /// The tag's id.
+    pub tag_id: u64,
+    /// The tag's name.
+    pub name: String,
+    /// The side output's record type.
+    pub ty: Arc<dyn StreamType>,
+}
+
+/// One operator of the job.
+#[derive(Clone)]
+pub struct NodeSpec {
+    /// The node's id (its index).
+    pub id: NodeId,
+    /// Operator name, shown in metrics and errors.
+    pub name: String,
+    /// Stable identity for matching state across job versions.
+    pub uid: Option<String>,
+    /// Parallelism, or the job default.
+    pub parallelism: Option<usize>,
+    /// Max parallelism (number of key groups), or the job default.
+    pub max_parallelism: Option<usize>,
+    /// Input edges.
+    pub inputs: Vec<EdgeSpec>,
+    /// Creates the operator's instances.
+    pub builder: Arc<dyn NodeBuilder>,
+    /// The main output's type, `None` for sinks.
+    pub output: Option<Arc<dyn StreamType>>,
+    /// Declared side outputs.
+    pub side_outputs: Vec<SideOutputSpec>,
+    /// Never chain this node to its input (Flink's `startNewChain`).
+    pub start_new_chain: bool,
+    /// Never chain anything to this node's output (Flink's `disableChaining` also sets
+    /// `start_new_chain`).
+    pub disable_chaining: bool,
+    /// For sources: emit at most this many records per second in total.
+    pub rate_limit: Option<f64>,
+}
+
+/// A whole job.
+#[derive(Clone, Default)]
+pub struct JobGraph {
+    /// The operators in creation (topological) order.
+    pub nodes: Vec<NodeSpec>,
+}
+
+/// What a builder is given to create one operator instance.
+pub struct BuildContext {
+    /// Where the instance runs.
+    pub info: TaskInfo,
+    /// The operator's counters.
+    pub metrics: Arc<OperatorMetrics>,
+    /// The task environment.
+    pub env: TaskEnv,
+    /// Records per batch.
+    pub batch_size: usize,
+    /// For sources: this subtask's share of the rate limit, records per second.
+    pub rate_limit: Option<f64>,
+}
+
+/// An operator's outputs with the main output's type erased.
+pub struct ErasedOutputs {
+    /// `Box<dyn Downstream<Out>>`, or `None` when the main output has no consumer.
+    pub main: Option<Box<dyn Any + Send>>,
+    /// Side-output buffers.
+    pub side: SideOutputs,
+    /// Drains of side outputs with consumers.
+    pub side_drains: Vec<Box<dyn SideDrain>>,
+}
+
+impl ErasedOutputs {
+    /// Recover the typed outputs.
+    pub fn typed<T: Send + 'static>(self) -> Result<Outputs<T>> {
+        let main: Box<dyn Downstream<T>> = match self.main {
+            Some(m) => downcast::<Box<dyn Downstream<T>>>(m, "main output")?,
+            None => Box::new(Discard),
+        };
+        Ok(Outputs {
+            main,
+            side: self.side,
+            side_drains: self.side_drains,
+        })
+    }
+}
+
+/// Downcast an erased value, failing with an internal error naming `what`.
+pub fn downcast<X: 'static>(b: Box<dyn Any + Send>, what: &str) -> Result<X> {
+    b.downcast::<X>()
+        .map(|b| *b)
+        .map_err(|_| StromError::Internal(format!("type mismatch on {what}")))
+}
+
+/// Creates the instances of one node; implemented by the runtime's generic node types.
+pub trait NodeBuilder: Send + Sync {
+    /// Source, one-input or two-input.
+    fn arity(&self) -> NodeArity;
+
+    /// Called once before the job starts, with the node's parallelism (sources cut splits).
+    fn prepare(&self, _parallelism: usize) -> Result<()> {
+        Ok(())
+    }
+
+    /// Create the instance for one subtask, feeding `outputs`. Returns the instance as its
+    /// chain input (`Box<dyn Downstream<In>>`, erased) or, for a source, as a
+    /// `Box<dyn TaskRunner>`.
+    fn build(&self, ctx: &BuildContext, outputs: ErasedOutputs) -> Result<Box<dyn Any + Send>>;
+
+    /// Make the task of a chain headed by this node: `head` is what `build` returned and
+    /// `receivers` are `(input index, Receiver<Message<In>>)` pairs, erased.
+    fn build_task(
+        &self,
+        head: Box<dyn Any + Send>,
+        receivers: Vec<(usize, Box<dyn Any + Send>)>,
+        env: TaskEnv,
+    ) -> Result<Box<dyn TaskRunner>>;
+}
+
+/// Everything the executor needs to do with records of one type, without knowing it.
+pub trait StreamType: Send + Sync {
+    /// The Rust type name, for error messages.
+    fn type_name(&self) -> &'static str;
+    /// A bounded channel `(Sender<Message<T>>, Receiver<Message<T>>)`.
+    fn channel(&self, capacity: usize) -> (Box<dyn Any + Send>, Box<dyn Any + Send>);
+    /// A writer (`Box<dyn Downstream<T>>`) over `senders` for producer `subtask`.
+    fn writer(
+        &self,
+        senders: Vec<Box<dyn Any + Send>>,
+        partitioning: &Partitioning,
+        subtask: usize,
+        consumer_parallelism: usize,
+        consumer_max_parallelism: usize,
+        config: WriterConfig,
+    ) -> Result<Box<dyn Any + Send>>;
+    /// A fan-out (`Box<dyn Downstream<T>>`) to several downstreams.
+    fn fan_out(&self, outputs: Vec<Box<dyn Any + Send>>) -> Result<Box<dyn Any + Send>>;
+    /// A side-output drain from buffer `tag_id` into `downstream`.
+    fn side_drain(
+        &self,
+        tag_id: u64,
+        downstream: Box<dyn Any + Send>,
+        side: &mut SideOutputs,
+    ) -> Result<Box<dyn SideDrain>>;
+}
+
+/// The [`StreamType`] of records of type `T`.
+pub struct TypeOf<T>(PhantomData<fn() -> T>);
+
+/// The erased type descriptor of `T`.
+pub fn stream_type<T: Clone + Send + 'static>() -> Arc<dyn StreamType> {
+    Arc::new(TypeOf::<T>(PhantomData))
+}
+
+impl<T: Clone + Send + 'static> StreamType for TypeOf<T> {
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+
+    fn channel(&self, capacity: usize) -> (Box<dyn Any + Send>, Box<dyn Any + Send>) {
+        let (tx, rx) = crossbeam_channel::bounded::<Message<T>>(capacity);
+        (Box::new(tx), Box::new(rx))
+    }
+
+    fn writer(
+        &self,
+        senders: Vec<Box<dyn Any + Send>>,
+        partitioning: &Partitioning,
+        subtask: usize,
+        consumer_parallelism: usize,
+        consumer_max_parallelism: usize,
+        config: WriterConfig,
+    ) -> Result<Box<dyn Any + Send>> {
+        let senders = senders
+            .into_iter()
+            .map(|s| downcast::<Sender<Message<T>>>(s, "channel sender"))
+            .collect::<Result<Vec<_>>>()?;
+        let n = senders.len();
+        let w: Box<dyn Downstream<T>> = match partitioning {
+            Partitioning::Forward | Partitioning::Global | Partitioning::Default => {
+                Box::new(RecordWriter::new(senders, FixedSelector(Selection::One(0)), config))
+            }
+            Partitioning::Rebalance | Partitioning::Rescale => {
+                Box::new(RecordWriter::new(senders, RoundRobinSelector::new(subtask, n), config))
+            }
+            Partitioning::Broadcast => {
+                Box::new(RecordWriter::new(senders, FixedSelector(Selection::All), config))
+            }
+            Partitioning::KeyGroups(f) => {
+                let factory = keyed_writer_factory::<T>(f)?;
+                factory(senders, config, consumer_max_parallelism, consumer_parallelism)
+            }
+        };
+        Ok(Box::new(w))
+    }
+
+    fn fan_out(&self, outputs: Vec<Box<dyn Any + Send>>) -> Result<Box<dyn Any + Send>> {
+        let outs = outputs
+            .into_iter()
+            .map(|o| downcast::<Box<dyn Downstream<T>>>(o, "fan-out output"))
+            .collect::<Result<Vec<_>>>()?;
+        let d: Box<dyn Downstream<T>> = Box::new(FanOut::new(outs));
+        Ok(Box::new(d))
+    }
+
+    fn side_drain(
+        &self,
+        tag_id: u64,
+        downstream: Box<dyn Any + Send>,
+        side: &mut SideOutputs,
+    ) -> Result<Box<dyn SideDrain>> {
+        let d = downcast::<Box<dyn Downstream<T>>>(downstream, "side output")?;
+        Ok(Box::new(SideChannel::new(tag_id, d, side)))
+    }
+}
+
+/// Receivers of a one-input task, recovered from their erased form.
+pub fn typed_receivers<T: 'static>(
+    receivers: Vec<(usize, Box<dyn Any + Send>)>,
+) -> Result<Vec<Receiver<Message<T>>>> {
+    receivers
+        .into_iter()
+        .map(|(_, r)| downcast::<Receiver<Message<T>>>(r, "channel receiver"))
+        .collect()
+}

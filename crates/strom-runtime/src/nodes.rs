@@ -1,0 +1,267 @@
+//! The generic [`NodeBuilder`]s: sources, one-input operators and sinks. The API wraps
+//! every typed operator in one of these.
+
+use crate::downstream::{Downstream, Outputs};
+use crate::graph::{BuildContext, ErasedOutputs, NodeArity, NodeBuilder, downcast, typed_receivers};
+use crate::metrics::OperatorMetrics;
+use crate::operator::{OneInputOperator, OperatorContext, OperatorLink, guarded};
+use crate::source_task::SourceTask;
+use crate::task::{InputChannel, InputTask, OneInputChannel, TaskEnv, TaskRunner};
+use std::any::Any;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use strom_core::{
+    Result, Sink, SinkContext, SinkWriter, Source, SourceContext, StromError, TaskInfo,
+};
+use strom_types::{CheckpointBarrier, Record, Watermark, WatermarkStatus};
+
+/// Make the task of a one-input chain whose head takes records of type `In`.
+pub fn one_input_task<In: Send + 'static>(
+    head: Box<dyn Any + Send>,
+    receivers: Vec<(usize, Box<dyn Any + Send>)>,
+    env: TaskEnv,
+) -> Result<Box<dyn TaskRunner>> {
+    let head = downcast::<Box<dyn Downstream<In>>>(head, "chain head")?;
+    let channels = typed_receivers::<In>(receivers)?
+        .into_iter()
+        .map(|rx| Box::new(OneInputChannel::new(rx)) as Box<dyn InputChannel<Box<dyn Downstream<In>>>>)
+        .collect();
+    Ok(Box::new(InputTask {
+        channels,
+        head,
+        env,
+    }))
+}
+
+/// A one-input operator node; `factory` creates each subtask's operator.
+pub struct OneInputNode<In, Out, F> {
+    factory: F,
+    _types: PhantomData<fn(In) -> Out>,
+}
+
+impl<In, Out, F> OneInputNode<In, Out, F> {
+    /// A node creating operators with `factory`.
+    pub fn new(factory: F) -> Self {
+        OneInputNode {
+            factory,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<In, Out, Op, F> NodeBuilder for OneInputNode<In, Out, F>
+where
+    In: Send + 'static,
+    Out: Send + 'static,
+    Op: OneInputOperator<In, Out> + 'static,
+    F: Fn(&TaskInfo) -> Result<Op> + Send + Sync,
+{
+    fn arity(&self) -> NodeArity {
+        NodeArity::OneInput
+    }
+
+    fn build(&self, ctx: &BuildContext, outputs: ErasedOutputs) -> Result<Box<dyn Any + Send>> {
+        let op = guarded(&ctx.info, || (self.factory)(&ctx.info))?;
+        let octx = OperatorContext {
+            info: ctx.info.clone(),
+            clock: Arc::clone(&ctx.env.clock),
+            watermark: Watermark::MIN,
+            wakeup: Arc::clone(&ctx.env.wakeup),
+        };
+        let link = OperatorLink::new(op, octx, outputs.typed::<Out>()?, Arc::clone(&ctx.metrics))?;
+        let d: Box<dyn Downstream<In>> = Box::new(link);
+        Ok(Box::new(d))
+    }
+
+    fn build_task(
+        &self,
+        head: Box<dyn Any + Send>,
+        receivers: Vec<(usize, Box<dyn Any + Send>)>,
+        env: TaskEnv,
+    ) -> Result<Box<dyn TaskRunner>> {
+        one_input_task::<In>(head, receivers, env)
+    }
+}
+
+/// A sink node: one [`SinkWriter`] per subtask.
+pub struct SinkNode<T, S> {
+    sink: Arc<S>,
+    _type: PhantomData<fn(T)>,
+}
+
+impl<T, S> SinkNode<T, S> {
+    /// A node writing to `sink`.
+    pub fn new(sink: S) -> Self {
+        SinkNode {
+            sink: Arc::new(sink),
+            _type: PhantomData,
+        }
+    }
+}
+
+/// Runs a [`SinkWriter`] at the end of a chain.
+struct SinkLink<W> {
+    writer: W,
+    info: TaskInfo,
+    metrics: Arc<OperatorMetrics>,
+    finished: bool,
+}
+
+impl<T: Send + 'static, W: SinkWriter<T>> Downstream<T> for SinkLink<W> {
+    fn push(&mut self, batch: &mut Vec<Record<T>>) -> Result<()> {
+        self.metrics.add_in(batch.len());
+        let w = &mut self.writer;
+        guarded(&self.info, || w.write_batch(batch).map_err(StromError::from_user))
+    }
+    fn watermark(&mut self, _: Watermark) -> Result<()> {
+        Ok(())
+    }
+    fn status(&mut self, _: WatermarkStatus) -> Result<()> {
+        Ok(())
+    }
+    fn barrier(&mut self, _: CheckpointBarrier) -> Result<()> {
+        Ok(())
+    }
+    fn processing_time(&mut self, _: i64) -> Result<()> {
+        Ok(())
+    }
+    fn end_of_input(&mut self) -> Result<()> {
+        self.finished = true;
+        let w = &mut self.writer;
+        guarded(&self.info, || w.finish().map_err(StromError::from_user))
+    }
+    fn flush(&mut self) -> Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        let w = &mut self.writer;
+        guarded(&self.info, || w.flush().map_err(StromError::from_user))
+    }
+}
+
+impl<T, S> NodeBuilder for SinkNode<T, S>
+where
+    T: Send + 'static,
+    S: Sink<T>,
+{
+    fn arity(&self) -> NodeArity {
+        NodeArity::OneInput
+    }
+
+    fn build(&self, ctx: &BuildContext, _outputs: ErasedOutputs) -> Result<Box<dyn Any + Send>> {
+        let sctx = SinkContext {
+            info: ctx.info.clone(),
+        };
+        let writer = guarded(&ctx.info, || {
+            self.sink.create_writer(&sctx).map_err(StromError::from_user)
+        })?;
+        let d: Box<dyn Downstream<T>> = Box::new(SinkLink {
+            writer,
+            info: ctx.info.clone(),
+            metrics: Arc::clone(&ctx.metrics),
+            finished: false,
+        });
+        Ok(Box::new(d))
+    }
+
+    fn build_task(
+        &self,
+        head: Box<dyn Any + Send>,
+        receivers: Vec<(usize, Box<dyn Any + Send>)>,
+        env: TaskEnv,
+    ) -> Result<Box<dyn TaskRunner>> {
+        one_input_task::<T>(head, receivers, env)
+    }
+}
+
+/// A source node: cuts splits once, then one reader per subtask.
+pub struct SourceNode<T, S: Source<T>> {
+    source: Arc<S>,
+    splits: Mutex<Option<(usize, Vec<S::Split>)>>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T, S: Source<T>> SourceNode<T, S> {
+    /// A node reading `source`.
+    pub fn new(source: S) -> Self {
+        SourceNode {
+            source: Arc::new(source),
+            splits: Mutex::new(None),
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T, S> NodeBuilder for SourceNode<T, S>
+where
+    T: Send + 'static,
+    S: Source<T>,
+    S::Reader: 'static,
+{
+    fn arity(&self) -> NodeArity {
+        NodeArity::Source
+    }
+
+    fn prepare(&self, parallelism: usize) -> Result<()> {
+        let splits = self.source.splits(parallelism).map_err(StromError::from_user)?;
+        *self
+            .splits
+            .lock()
+            .map_err(|_| StromError::Internal("split lock poisoned".into()))? = Some((parallelism, splits));
+        Ok(())
+    }
+
+    fn build(&self, ctx: &BuildContext, outputs: ErasedOutputs) -> Result<Box<dyn Any + Send>> {
+        let mine: Vec<S::Split> = {
+            let guard = self
+                .splits
+                .lock()
+                .map_err(|_| StromError::Internal("split lock poisoned".into()))?;
+            let (p, splits) = guard
+                .as_ref()
+                .ok_or_else(|| StromError::Internal("source not prepared".into()))?;
+            splits
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % p == ctx.info.subtask)
+                .map(|(_, s)| s.clone())
+                .collect()
+        };
+        let sctx = SourceContext {
+            info: ctx.info.clone(),
+        };
+        let reader = guarded(&ctx.info, || {
+            self.source
+                .create_reader(&sctx, mine)
+                .map_err(StromError::from_user)
+        })?;
+        let Outputs {
+            main,
+            side,
+            side_drains,
+        } = outputs.typed::<T>()?;
+        let task: Box<dyn TaskRunner> = Box::new(SourceTask {
+            reader,
+            outputs: Outputs {
+                main,
+                side,
+                side_drains,
+            },
+            batch_size: ctx.batch_size,
+            rate: ctx.rate_limit,
+            info: ctx.info.clone(),
+            metrics: Arc::clone(&ctx.metrics),
+            env: ctx.env.clone(),
+        });
+        Ok(Box::new(task))
+    }
+
+    fn build_task(
+        &self,
+        head: Box<dyn Any + Send>,
+        _receivers: Vec<(usize, Box<dyn Any + Send>)>,
+        _env: TaskEnv,
+    ) -> Result<Box<dyn TaskRunner>> {
+        downcast::<Box<dyn TaskRunner>>(head, "source task")
+    }
+}

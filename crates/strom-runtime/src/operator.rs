@@ -1,0 +1,202 @@
+//! One-input operators and the link that runs one inside a chain.
+//!
+//! An [`OneInputOperator`] holds the logic (map, filter, a window, a keyed process
+//! function); the [`OperatorLink`] around it counts records, catches panics, attributes
+//! errors to the operator and subtask, keeps the current watermark and forwards control
+//! events after the operator has handled them.
+
+use crate::downstream::{Downstream, Outputs};
+use crate::metrics::OperatorMetrics;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use strom_core::{Clock, Result, SideOutputs, StromError, TaskInfo, panic_message};
+use strom_types::{CheckpointBarrier, Record, Watermark, WatermarkStatus};
+
+/// Everything an operator instance knows about its surroundings.
+pub struct OperatorContext {
+    /// Name, subtask, parallelism.
+    pub info: TaskInfo,
+    /// The processing-time clock.
+    pub clock: Arc<dyn Clock>,
+    /// The operator's current event-time watermark.
+    pub watermark: Watermark,
+    /// The task's earliest requested processing-time callback (ms, `i64::MAX` for none).
+    pub wakeup: Arc<AtomicI64>,
+}
+
+impl OperatorContext {
+    /// Ask the task to call `processing_time` once the clock reaches `at_ms`.
+    pub fn request_processing_time(&self, at_ms: i64) {
+        self.wakeup.fetch_min(at_ms, Ordering::Relaxed);
+    }
+}
+
+/// Where an operator puts its results.
+pub struct Emitter<'a, Out> {
+    /// Main-output records.
+    pub records: &'a mut Vec<Record<Out>>,
+    /// Side-output buffers.
+    pub side: &'a mut SideOutputs,
+}
+
+/// The logic of an operator with one input.
+///
+/// Contract: `process_batch` drains `batch` and appends results to `out`; `on_watermark`
+/// emits what the watermark completes (the link forwards the watermark afterwards);
+/// `on_end_of_input` emits what is still pending at the end of a bounded input. Every
+/// method runs on the task's thread; none may block for long.
+pub trait OneInputOperator<In, Out>: Send {
+    /// Called once before the first record.
+    fn open(&mut self, _ctx: &mut OperatorContext) -> Result<()> {
+        Ok(())
+    }
+    /// Handle a batch of records.
+    fn process_batch(
+        &mut self,
+        batch: &mut Vec<Record<In>>,
+        ctx: &mut OperatorContext,
+        out: &mut Emitter<'_, Out>,
+    ) -> Result<()>;
+    /// The watermark advanced to `ctx.watermark`.
+    fn on_watermark(&mut self, _ctx: &mut OperatorContext, _out: &mut Emitter<'_, Out>) -> Result<()> {
+        Ok(())
+    }
+    /// Processing time reached a requested callback.
+    fn on_processing_time(
+        &mut self,
+        _now_ms: i64,
+        _ctx: &mut OperatorContext,
+        _out: &mut Emitter<'_, Out>,
+    ) -> Result<()> {
+        Ok(())
+    }
+    /// The input ended.
+    fn on_end_of_input(&mut self, _ctx: &mut OperatorContext, _out: &mut Emitter<'_, Out>) -> Result<()> {
+        Ok(())
+    }
+    /// Called once after end of input.
+    fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Run `f`, turning a panic or error into an error that names the operator and subtask.
+pub fn guarded<R>(info: &TaskInfo, f: impl FnOnce() -> Result<R>) -> Result<R> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(|e| e.in_operator(&info.operator_name, info.subtask)),
+        Err(payload) => Err(StromError::Panic(panic_message(payload.as_ref()))
+            .in_operator(&info.operator_name, info.subtask)),
+    }
+}
+
+/// Runs a [`OneInputOperator`] inside a chain.
+pub struct OperatorLink<In, Out, Op> {
+    op: Op,
+    ctx: OperatorContext,
+    info: TaskInfo,
+    outputs: Outputs<Out>,
+    buf: Vec<Record<Out>>,
+    metrics: Arc<OperatorMetrics>,
+    _in: std::marker::PhantomData<fn(In)>,
+}
+
+impl<In, Out, Op> OperatorLink<In, Out, Op>
+where
+    In: Send + 'static,
+    Out: Send + 'static,
+    Op: OneInputOperator<In, Out>,
+{
+    /// Open `op` and wrap it.
+    pub fn new(
+        mut op: Op,
+        mut ctx: OperatorContext,
+        outputs: Outputs<Out>,
+        metrics: Arc<OperatorMetrics>,
+    ) -> Result<Self> {
+        let info = ctx.info.clone();
+        guarded(&info, || op.open(&mut ctx))?;
+        Ok(OperatorLink {
+            op,
+            ctx,
+            info,
+            outputs,
+            buf: Vec::new(),
+            metrics,
+            _in: std::marker::PhantomData,
+        })
+    }
+
+    fn emit(&mut self) -> Result<()> {
+        self.metrics.add_out(self.buf.len());
+        self.outputs.emit(&mut self.buf)
+    }
+}
+
+impl<In, Out, Op> Downstream<In> for OperatorLink<In, Out, Op>
+where
+    In: Send + 'static,
+    Out: Send + 'static,
+    Op: OneInputOperator<In, Out>,
+{
+    fn push(&mut self, batch: &mut Vec<Record<In>>) -> Result<()> {
+        self.metrics.add_in(batch.len());
+        let (op, ctx) = (&mut self.op, &mut self.ctx);
+        let mut out = Emitter {
+            records: &mut self.buf,
+            side: &mut self.outputs.side,
+        };
+        guarded(&self.info, || op.process_batch(batch, ctx, &mut out))?;
+        self.emit()
+    }
+
+    fn watermark(&mut self, watermark: Watermark) -> Result<()> {
+        if watermark <= self.ctx.watermark {
+            return Ok(());
+        }
+        self.ctx.watermark = watermark;
+        let (op, ctx) = (&mut self.op, &mut self.ctx);
+        let mut out = Emitter {
+            records: &mut self.buf,
+            side: &mut self.outputs.side,
+        };
+        guarded(&self.info, || op.on_watermark(ctx, &mut out))?;
+        self.emit()?;
+        self.outputs.watermark(watermark)
+    }
+
+    fn status(&mut self, status: WatermarkStatus) -> Result<()> {
+        self.outputs.status(status)
+    }
+
+    fn barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        self.outputs.barrier(barrier)
+    }
+
+    fn processing_time(&mut self, now_ms: i64) -> Result<()> {
+        let (op, ctx) = (&mut self.op, &mut self.ctx);
+        let mut out = Emitter {
+            records: &mut self.buf,
+            side: &mut self.outputs.side,
+        };
+        guarded(&self.info, || op.on_processing_time(now_ms, ctx, &mut out))?;
+        self.emit()?;
+        self.outputs.processing_time(now_ms)
+    }
+
+    fn end_of_input(&mut self) -> Result<()> {
+        let (op, ctx) = (&mut self.op, &mut self.ctx);
+        let mut out = Emitter {
+            records: &mut self.buf,
+            side: &mut self.outputs.side,
+        };
+        guarded(&self.info, || op.on_end_of_input(ctx, &mut out))?;
+        self.emit()?;
+        guarded(&self.info, || self.op.close())?;
+        self.outputs.end_of_input()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.outputs.flush()
+    }
+}

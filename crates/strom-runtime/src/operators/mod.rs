@@ -1,0 +1,10 @@
+//! The built-in one-input operators. Each transforms a whole batch per call; the user's
+//! closure is a type parameter, so the per-record call is static and inlinable.
+
+mod basic;
+mod process;
+mod reduce;
+
+pub use basic::{FlatMap, Filter, Map, TryMap};
+pub use process::Process;
+pub use reduce::KeyedReduce;

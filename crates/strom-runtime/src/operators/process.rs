@@ -1,0 +1,38 @@
+//! Runs a user [`ProcessFunction`] over a non-keyed stream.
+
+use crate::operator::{Emitter, OneInputOperator, OperatorContext};
+use strom_core::{Collector, ProcessContext, ProcessFunction, Result, StromError};
+use strom_types::Record;
+
+/// The operator behind `DataStream::process`.
+pub struct Process<F>(pub F);
+
+impl<In, Out, F> OneInputOperator<In, Out> for Process<F>
+where
+    F: ProcessFunction<In, Out>,
+{
+    fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.0.open(&ctx.info).map_err(StromError::from_user)
+    }
+
+    fn process_batch(
+        &mut self,
+        batch: &mut Vec<Record<In>>,
+        ctx: &mut OperatorContext,
+        out: &mut Emitter<'_, Out>,
+    ) -> Result<()> {
+        let mut pctx = ProcessContext::new(&ctx.info, &*ctx.clock, out.side, ctx.watermark);
+        for r in batch.drain(..) {
+            pctx.set_timestamp(r.timestamp);
+            let mut c = Collector::new(out.records, r.timestamp);
+            self.0
+                .process_element(r.value, &mut pctx, &mut c)
+                .map_err(StromError::from_user)?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        self.0.close().map_err(StromError::from_user)
+    }
+}

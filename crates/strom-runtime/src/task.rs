@@ -1,0 +1,317 @@
+//! Tasks: one thread per subtask of an operator chain.
+//!
+//! An input task reads its channels (all input edges of the chain's head operator),
+//! merges watermarks through the [`WatermarkValve`], pushes batches into the chain, flushes
+//! its writers every buffer timeout and fires processing-time callbacks. Reading prefers
+//! whatever channel has data (round robin, without blocking); only when all are empty does
+//! it block, on all channels, the cancel signal and the next deadline at once.
+
+use crate::downstream::Downstream;
+use crate::valve::WatermarkValve;
+use crossbeam_channel::{Receiver, Select, SelectedOperation, TryRecvError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+use strom_core::{Clock, Result, StromError};
+use strom_types::{CheckpointBarrier, Message, Watermark, WatermarkStatus};
+
+/// What every task needs from the job: cancellation, timing and the clock.
+#[derive(Clone)]
+pub struct TaskEnv {
+    /// Disconnects when the job is cancelled.
+    pub cancel: Receiver<()>,
+    /// Set when the job is cancelled (checked between batches).
+    pub cancelled: Arc<AtomicBool>,
+    /// Flush output buffers at least this often (`None`: only when full or on control).
+    pub buffer_timeout: Option<Duration>,
+    /// The processing-time clock.
+    pub clock: Arc<dyn Clock>,
+    /// Earliest processing-time callback requested by the chain's operators.
+    pub wakeup: Arc<AtomicI64>,
+}
+
+impl TaskEnv {
+    /// Whether the job is being cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Sleep up to `d`, waking early on cancellation. Returns `Err(Cancelled)` if cancelled.
+    pub fn sleep(&self, d: Duration) -> Result<()> {
+        match self.cancel.recv_timeout(d) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Ok(()),
+            _ => Err(StromError::Cancelled),
+        }
+    }
+
+    /// Fire processing-time callbacks that are due; returns the next one's `Instant`.
+    pub(crate) fn fire_timers<H: TaskHead + ?Sized>(&self, head: &mut H) -> Result<Option<Instant>> {
+        let due = self.wakeup.load(Ordering::Relaxed);
+        if due == i64::MAX {
+            return Ok(None);
+        }
+        let now = self.clock.now_ms();
+        if now >= due {
+            self.wakeup.store(i64::MAX, Ordering::Relaxed);
+            head.processing_time(now)?;
+            let next = self.wakeup.load(Ordering::Relaxed);
+            return Ok((next != i64::MAX).then(|| Instant::now() + ms_until(now, next)));
+        }
+        Ok(Some(Instant::now() + ms_until(now, due)))
+    }
+}
+
+fn ms_until(now: i64, at: i64) -> Duration {
+    Duration::from_millis(at.saturating_sub(now).clamp(0, 60_000) as u64)
+}
+
+/// A subtask ready to run on its own thread.
+pub trait TaskRunner: Send {
+    /// Run to completion (end of input), failure or cancellation.
+    fn run(self: Box<Self>) -> Result<()>;
+}
+
+/// The control side of a task's chain head.
+pub trait TaskHead: Send {
+    /// See [`Downstream::watermark`].
+    fn watermark(&mut self, w: Watermark) -> Result<()>;
+    /// See [`Downstream::status`].
+    fn status(&mut self, s: WatermarkStatus) -> Result<()>;
+    /// See [`Downstream::barrier`].
+    fn barrier(&mut self, b: CheckpointBarrier) -> Result<()>;
+    /// See [`Downstream::processing_time`].
+    fn processing_time(&mut self, now_ms: i64) -> Result<()>;
+    /// See [`Downstream::end_of_input`].
+    fn end_of_input(&mut self) -> Result<()>;
+    /// See [`Downstream::flush`].
+    fn flush(&mut self) -> Result<()>;
+}
+
+impl<T> TaskHead for Box<dyn Downstream<T>> {
+    fn watermark(&mut self, w: Watermark) -> Result<()> {
+        (**self).watermark(w)
+    }
+    fn status(&mut self, s: WatermarkStatus) -> Result<()> {
+        (**self).status(s)
+    }
+    fn barrier(&mut self, b: CheckpointBarrier) -> Result<()> {
+        (**self).barrier(b)
+    }
+    fn processing_time(&mut self, now_ms: i64) -> Result<()> {
+        (**self).processing_time(now_ms)
+    }
+    fn end_of_input(&mut self) -> Result<()> {
+        (**self).end_of_input()
+    }
+    fn flush(&mut self) -> Result<()> {
+        (**self).flush()
+    }
+}
+
+/// What a channel delivered, after data was pushed into the head.
+#[derive(Debug)]
+pub enum ChannelEvent {
+    /// A batch was processed.
+    Data,
+    /// A watermark.
+    Watermark(Watermark),
+    /// A status change.
+    Status(WatermarkStatus),
+    /// A barrier.
+    Barrier(CheckpointBarrier),
+    /// The channel ended (end of input, or the producer went away).
+    End,
+}
+
+/// One input channel of a task whose head is `H`; data goes straight into the head.
+pub trait InputChannel<H: ?Sized>: Send {
+    /// Receive one message if one is waiting.
+    fn try_receive(&self, head: &mut H) -> Option<Result<ChannelEvent>>;
+    /// Add the channel to a blocking select.
+    fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize;
+    /// Complete a select that chose this channel.
+    fn complete(&self, oper: SelectedOperation<'_>, head: &mut H) -> Result<ChannelEvent>;
+}
+
+/// A channel into a one-input chain head.
+pub struct OneInputChannel<T> {
+    rx: Receiver<Message<T>>,
+}
+
+impl<T> OneInputChannel<T> {
+    /// Wrap a receiver.
+    pub fn new(rx: Receiver<Message<T>>) -> Self {
+        OneInputChannel { rx }
+    }
+}
+
+/// Deliver one message into `push` (data) or turn it into an event.
+pub fn deliver<T>(
+    msg: Message<T>,
+    push: impl FnOnce(&mut Vec<strom_types::Record<T>>) -> Result<()>,
+) -> Result<ChannelEvent> {
+    Ok(match msg {
+        Message::Data(mut batch) => {
+            push(&mut batch)?;
+            ChannelEvent::Data
+        }
+        Message::Watermark(w) => ChannelEvent::Watermark(w),
+        Message::Status(s) => ChannelEvent::Status(s),
+        Message::Barrier(b) => ChannelEvent::Barrier(b),
+        Message::EndOfInput => ChannelEvent::End,
+    })
+}
+
+impl<T: Send> InputChannel<Box<dyn Downstream<T>>> for OneInputChannel<T> {
+    fn try_receive(&self, head: &mut Box<dyn Downstream<T>>) -> Option<Result<ChannelEvent>> {
+        match self.rx.try_recv() {
+            Ok(msg) => Some(deliver(msg, |b| head.push(b))),
+            Err(TryRecvError::Empty) => None,
+            // The producer went away without ending its input: it failed or was cancelled.
+            Err(TryRecvError::Disconnected) => Some(Err(StromError::Cancelled)),
+        }
+    }
+    fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize {
+        sel.recv(&self.rx)
+    }
+    fn complete(&self, oper: SelectedOperation<'_>, head: &mut Box<dyn Downstream<T>>) -> Result<ChannelEvent> {
+        match oper.recv(&self.rx) {
+            Ok(msg) => deliver(msg, |b| head.push(b)),
+            Err(_) => Err(StromError::Cancelled),
+        }
+    }
+}
+
+/// A task that reads channels into a chain head.
+pub struct InputTask<H> {
+    /// The input channels, in input-edge order.
+    pub channels: Vec<Box<dyn InputChannel<H>>>,
+    /// The chain.
+    pub head: H,
+    /// Job-wide task environment.
+    pub env: TaskEnv,
+}
+
+impl<H: TaskHead + 'static> TaskRunner for InputTask<H> {
+    fn run(self: Box<Self>) -> Result<()> {
+        let InputTask {
+            channels,
+            mut head,
+            env,
+        } = *self;
+        let result = run_input_loop(&channels, &mut head, &env);
+        if matches!(result, Err(StromError::Cancelled)) {
+            // Best effort: hand what was produced to sinks before stopping.
+            let _ = head.flush();
+        }
+        result
+    }
+}
+
+fn run_input_loop<H: TaskHead>(
+    channels: &[Box<dyn InputChannel<H>>],
+    head: &mut H,
+    env: &TaskEnv,
+) -> Result<()> {
+    let n = channels.len();
+    let mut valve = WatermarkValve::new(n);
+    let mut ended = vec![false; n];
+    let mut open = n;
+    let mut next = 0usize;
+    let mut next_flush = env.buffer_timeout.map(|t| Instant::now() + t);
+    let mut next_timer = env.fire_timers(head)?;
+    if n == 0 {
+        head.end_of_input()?;
+        return Ok(());
+    }
+    loop {
+        if env.is_cancelled() {
+            return Err(StromError::Cancelled);
+        }
+        // Prefer any channel that has data, round robin, without blocking.
+        let mut event = None;
+        for i in 0..n {
+            let ch = (next + i) % n;
+            if ended[ch] {
+                continue;
+            }
+            if let Some(ev) = channels[ch].try_receive(head) {
+                event = Some((ch, ev?));
+                next = ch + 1;
+                break;
+            }
+        }
+        if event.is_none() {
+            let deadline = match (next_flush, next_timer) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let mut sel = Select::new();
+            let mut index = Vec::with_capacity(open);
+            for (ch, c) in channels.iter().enumerate() {
+                if !ended[ch] {
+                    c.register(&mut sel);
+                    index.push(ch);
+                }
+            }
+            let cancel_idx = sel.recv(&env.cancel);
+            let chosen = match deadline {
+                Some(d) => sel.select_deadline(d).ok(),
+                None => Some(sel.select()),
+            };
+            if let Some(oper) = chosen {
+                let i = oper.index();
+                if i == cancel_idx {
+                    let _ = oper.recv(&env.cancel);
+                    return Err(StromError::Cancelled);
+                }
+                let ch = index[i];
+                event = Some((ch, channels[ch].complete(oper, head)?));
+            }
+        }
+        match event {
+            Some((_, ChannelEvent::Data)) | None => {}
+            Some((ch, ChannelEvent::Watermark(w))) => {
+                if let Some(w) = valve.on_watermark(ch, w).watermark {
+                    head.watermark(w)?;
+                }
+            }
+            Some((ch, ChannelEvent::Status(s))) => {
+                let out = valve.on_status(ch, s);
+                if let Some(w) = out.watermark {
+                    head.watermark(w)?;
+                }
+                if let Some(s) = out.status {
+                    head.status(s)?;
+                }
+            }
+            Some((_, ChannelEvent::Barrier(b))) => {
+                // Barrier alignment arrives with checkpointing; until then barriers pass.
+                head.barrier(b)?;
+            }
+            Some((ch, ChannelEvent::End)) => {
+                if !ended[ch] {
+                    ended[ch] = true;
+                    open -= 1;
+                    if env.is_cancelled() {
+                        return Err(StromError::Cancelled);
+                    }
+                    if open == 0 {
+                        head.end_of_input()?;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        let now = Instant::now();
+        if let Some(t) = next_flush
+            && now >= t
+        {
+            head.flush()?;
+            next_flush = env.buffer_timeout.map(|d| now + d);
+        }
+        if next_timer.is_some_and(|t| now >= t) || env.wakeup.load(Ordering::Relaxed) != i64::MAX {
+            next_timer = env.fire_timers(head)?;
+        }
+    }
+}
