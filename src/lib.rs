@@ -1,1 +1,49 @@
-//! tmp
+//! # Strom
+//!
+//! A stateful stream processor with Apache Flink's model and semantics, written in Rust.
+//! This façade crate is what applications depend on; it re-exports the DataStream API, the
+//! contracts for user functions and connectors, and the built-in connectors.
+//!
+//! ```
+//! use strom::prelude::*;
+//!
+//! let env = StreamEnv::new().with_parallelism(2);
+//! let words = env
+//!     .from_collection(vec!["a b".to_string(), "b c b".to_string()])
+//!     .flat_map(|line: String, out: &mut Collector<(String, u64)>| {
+//!         for w in line.split_whitespace() {
+//!             out.collect((w.to_string(), 1));
+//!         }
+//!     })
+//!     .key_by(|(w, _)| w.clone())
+//!     .sum(|t: &mut (String, u64)| &mut t.1)
+//!     .collect();
+//! env.execute("word count").unwrap();
+//! let mut counts = words.take();
+//! counts.sort();
+//! assert_eq!(counts.last(), Some(&("c".to_string(), 1)));
+//! ```
+//!
+//! Crates behind it, in dependency order: `strom-types` (vocabulary), `strom-core`
+//! (contracts), `strom-runtime` (tasks, chains, channels), `strom-connectors` (sources and
+//! sinks), `strom-api` (the DataStream API). See `docs/architecture.md`.
+
+pub use strom_api::{CancelHandle, DataStream, DataStreamSink, JobResult, KeyedStream, OperatorStats, StreamEnv};
+pub use strom_connectors as connectors;
+pub use strom_core as core;
+pub use strom_core::{
+    BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessContext, ProcessFunction,
+    Record, Result, Sink, SinkWriter, Source, SourceReader, StromError, TaskInfo, Timestamp,
+    Watermark,
+};
+pub use strom_runtime as runtime;
+pub use strom_types as types;
+
+/// Everything a typical job needs: `use strom::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        BoxError, Collector, Data, DataStream, DeadLetter, Key, KeyedStream, OutputTag,
+        ProcessContext, ProcessFunction, StreamEnv, StromError, TaskInfo,
+    };
+    pub use std::time::Duration;
+}

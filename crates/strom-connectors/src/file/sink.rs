@@ -1,0 +1,246 @@
+//! File sinks writing one record per line: [`CsvSink`] and [`JsonLinesSink`].
+//!
+//! Where they write: with parallelism 1, exactly the file at the configured path (parent
+//! directories are created); with parallelism `p > 1` the path is a directory and subtask `i`
+//! writes `path/part-{i}.csv` (or `.jsonl`). Existing files are truncated.
+//!
+//! Writes are buffered; [`flush`](SinkWriter::flush) hands the buffer to the operating
+//! system and [`finish`](SinkWriter::finish) flushes and closes the file. Every error names
+//! the file.
+//!
+//! Any `Serialize` type can be written, including
+//! [`DeadLetter`](strom_core::DeadLetter): a `JsonLinesSink` makes a dead-letter file.
+
+use super::split::io_error;
+use serde::Serialize;
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use strom_core::{BoxError, Sink, SinkContext, SinkWriter, TaskInfo, Timestamp};
+
+/// The size of a file sink's write buffer (256 KiB).
+pub const WRITE_BUFFER_SIZE: usize = 256 << 10;
+
+/// The file a sink subtask writes: `base` itself at parallelism 1, else
+/// `base/part-{subtask}.{extension}`.
+pub fn part_path(base: &Path, info: &TaskInfo, extension: &str) -> PathBuf {
+    if info.parallelism <= 1 {
+        base.to_path_buf()
+    } else {
+        base.join(format!("part-{}.{extension}", info.subtask))
+    }
+}
+
+/// Create `path` (and its parent directories) for writing, truncating it.
+fn create_file(path: &Path) -> Result<File, BoxError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).map_err(|e| io_error("cannot create directory", parent, &e))?;
+    }
+    File::create(path).map_err(|e| io_error("cannot create", path, &e))
+}
+
+/// The error for a write after `finish`.
+fn finished_error(path: &Path) -> BoxError {
+    format!(
+        "cannot write to {}: the sink was already finished",
+        path.display()
+    )
+    .into()
+}
+
+/// Writes records as CSV lines, without a header unless asked for.
+#[derive(Clone, Debug)]
+pub struct CsvSink {
+    path: PathBuf,
+    header: bool,
+    delimiter: u8,
+}
+
+impl CsvSink {
+    /// A sink writing to `path` (a file at parallelism 1, else a directory of part files).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        CsvSink {
+            path: path.into(),
+            header: false,
+            delimiter: b',',
+        }
+    }
+
+    /// Whether each file starts with a header line of field names (default `false`). The
+    /// header is taken from the first record written (struct field names), so a file that
+    /// receives no record stays empty.
+    pub fn with_header(mut self, header: bool) -> Self {
+        self.header = header;
+        self
+    }
+
+    /// The field delimiter (default `b','`).
+    pub fn delimiter(mut self, delimiter: u8) -> Self {
+        self.delimiter = delimiter;
+        self
+    }
+
+    /// The configured path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl<T: Serialize + Send + 'static> Sink<T> for CsvSink {
+    type Writer = CsvSinkWriter;
+
+    fn create_writer(&self, ctx: &SinkContext) -> Result<CsvSinkWriter, BoxError> {
+        let path = part_path(&self.path, &ctx.info, "csv");
+        let file = create_file(&path)?;
+        let writer = csv::WriterBuilder::new()
+            .has_headers(self.header)
+            .delimiter(self.delimiter)
+            .buffer_capacity(WRITE_BUFFER_SIZE)
+            .from_writer(file);
+        Ok(CsvSinkWriter {
+            path,
+            writer: Some(writer),
+        })
+    }
+}
+
+/// One subtask's CSV file.
+pub struct CsvSinkWriter {
+    path: PathBuf,
+    writer: Option<csv::Writer<File>>,
+}
+
+impl std::fmt::Debug for CsvSinkWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvSinkWriter")
+            .field("path", &self.path)
+            .field("open", &self.writer.is_some())
+            .finish()
+    }
+}
+
+impl CsvSinkWriter {
+    /// The file this writer writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl<T: Serialize> SinkWriter<T> for CsvSinkWriter {
+    fn write(&mut self, value: T, _timestamp: Timestamp) -> Result<(), BoxError> {
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| finished_error(&self.path))?;
+        writer.serialize(value).map_err(|e| -> BoxError {
+            format!("cannot write to {}: {e}", self.path.display()).into()
+        })
+    }
+
+    fn flush(&mut self) -> Result<(), BoxError> {
+        match self.writer.as_mut() {
+            Some(writer) => writer
+                .flush()
+                .map_err(|e| io_error("cannot write to", &self.path, &e)),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), BoxError> {
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
+        let file = writer
+            .into_inner()
+            .map_err(|e| io_error("cannot write to", &self.path, e.error()))?;
+        drop(file);
+        Ok(())
+    }
+}
+
+/// Writes records as JSON lines: one JSON value per line.
+#[derive(Clone, Debug)]
+pub struct JsonLinesSink {
+    path: PathBuf,
+}
+
+impl JsonLinesSink {
+    /// A sink writing to `path` (a file at parallelism 1, else a directory of part files).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        JsonLinesSink { path: path.into() }
+    }
+
+    /// The configured path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl<T: Serialize + Send + 'static> Sink<T> for JsonLinesSink {
+    type Writer = JsonLinesSinkWriter;
+
+    fn create_writer(&self, ctx: &SinkContext) -> Result<JsonLinesSinkWriter, BoxError> {
+        let path = part_path(&self.path, &ctx.info, "jsonl");
+        let file = create_file(&path)?;
+        Ok(JsonLinesSinkWriter {
+            path,
+            writer: Some(BufWriter::with_capacity(WRITE_BUFFER_SIZE, file)),
+        })
+    }
+}
+
+/// One subtask's JSON-lines file.
+pub struct JsonLinesSinkWriter {
+    path: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl std::fmt::Debug for JsonLinesSinkWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonLinesSinkWriter")
+            .field("path", &self.path)
+            .field("open", &self.writer.is_some())
+            .finish()
+    }
+}
+
+impl JsonLinesSinkWriter {
+    /// The file this writer writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl<T: Serialize> SinkWriter<T> for JsonLinesSinkWriter {
+    fn write(&mut self, value: T, _timestamp: Timestamp) -> Result<(), BoxError> {
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| finished_error(&self.path))?;
+        serde_json::to_writer(&mut *writer, &value)
+            .map_err(|e| format!("cannot write to {}: {e}", self.path.display()))?;
+        writer
+            .write_all(b"\n")
+            .map_err(|e| io_error("cannot write to", &self.path, &e))
+    }
+
+    fn flush(&mut self) -> Result<(), BoxError> {
+        match self.writer.as_mut() {
+            Some(writer) => writer
+                .flush()
+                .map_err(|e| io_error("cannot write to", &self.path, &e)),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), BoxError> {
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
+        let file = writer
+            .into_inner()
+            .map_err(|e| io_error("cannot write to", &self.path, e.error()))?;
+        drop(file);
+        Ok(())
+    }
+}
