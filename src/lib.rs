@@ -28,13 +28,17 @@
 //! (contracts), `strom-runtime` (tasks, chains, channels), `strom-connectors` (sources and
 //! sinks), `strom-api` (the DataStream API). See `docs/architecture.md`.
 
-pub use strom_api::{CancelHandle, DataStream, DataStreamSink, JobResult, KeyedStream, OperatorStats, StreamEnv};
+#[doc(hidden)]
+pub mod cli;
+
+pub use strom_api::{
+    CancelHandle, DataStream, DataStreamSink, JobResult, KeyedStream, OperatorStats, StreamEnv,
+};
 pub use strom_connectors as connectors;
 pub use strom_core as core;
 pub use strom_core::{
-    BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessContext, ProcessFunction,
-    Record, Result, Sink, SinkWriter, Source, SourceReader, StromError, TaskInfo, Timestamp,
-    Watermark,
+    BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessContext, ProcessFunction, Record,
+    Result, Sink, SinkWriter, Source, SourceReader, StromError, TaskInfo, Timestamp, Watermark,
 };
 pub use strom_runtime as runtime;
 pub use strom_types as types;

@@ -34,11 +34,21 @@ fn map_filter_flat_map() {
             .filter(|x| x % 2 == 0)
             .flat_map(|x| std::iter::repeat_n(x, (x % 4) as usize))
             .collect();
-        assert_eq!(sorted(out.take()), sorted(expected.clone()), "parallelism {p}");
+        assert_eq!(
+            sorted(out.take()),
+            sorted(expected.clone()),
+            "parallelism {p}"
+        );
         assert_eq!(r.operator("Map").unwrap().records_in, 100);
         assert_eq!(r.operator("Filter").unwrap().records_out, 50);
-        assert_eq!(r.operator("Flat Map").unwrap().records_out, expected.len() as u64);
-        assert_eq!(r.operator("Sink: Collect").unwrap().records_in, expected.len() as u64);
+        assert_eq!(
+            r.operator("Flat Map").unwrap().records_out,
+            expected.len() as u64
+        );
+        assert_eq!(
+            r.operator("Sink: Collect").unwrap().records_in,
+            expected.len() as u64
+        );
     }
 }
 
@@ -62,18 +72,23 @@ fn process_function_with_side_outputs() {
         let main = env
             .from_collection((0i32..20).collect())
             .rebalance()
-            .process(move |v: i32, ctx: &mut ProcessContext, out: &mut Collector<i32>| {
-                if v < 5 {
-                    ctx.output(&tag, format!("small:{v}"));
-                } else {
-                    out.collect(v * 10);
-                }
-                Ok(())
-            });
+            .process(
+                move |v: i32, ctx: &mut ProcessContext, out: &mut Collector<i32>| {
+                    if v < 5 {
+                        ctx.output(&tag, format!("small:{v}"));
+                    } else {
+                        out.collect(v * 10);
+                    }
+                    Ok(())
+                },
+            );
         let side = main.side_output(&small).collect();
         let main = main.collect();
         execute_within(&env, "side", LIMIT).unwrap();
-        assert_eq!(sorted(main.take()), (5..20).map(|v| v * 10).collect::<Vec<_>>());
+        assert_eq!(
+            sorted(main.take()),
+            (5..20).map(|v| v * 10).collect::<Vec<_>>()
+        );
         assert_eq!(
             sorted(side.take()),
             sorted((0..5).map(|v| format!("small:{v}")).collect::<Vec<_>>())
@@ -169,20 +184,48 @@ fn rolling_aggregations() {
         let src = env.from_collection(keyed_input());
         let key = |t: &(String, i64)| t.0.clone();
         // Field accessors are passed inline so that their lifetimes are inferred generically.
-        let sum = src.clone().key_by(key).sum(|t: &mut (String, i64)| &mut t.1).collect();
-        let min = src.clone().key_by(key).min(|t: &mut (String, i64)| &mut t.1).collect();
-        let max = src.clone().key_by(key).max(|t: &mut (String, i64)| &mut t.1).collect();
+        let sum = src
+            .clone()
+            .key_by(key)
+            .sum(|t: &mut (String, i64)| &mut t.1)
+            .collect();
+        let min = src
+            .clone()
+            .key_by(key)
+            .min(|t: &mut (String, i64)| &mut t.1)
+            .collect();
+        let max = src
+            .clone()
+            .key_by(key)
+            .max(|t: &mut (String, i64)| &mut t.1)
+            .collect();
         let reduce = src
             .clone()
             .key_by(key)
             .reduce(|a, b| (a.0, a.1 * 10 + b.1))
             .collect();
-        let min_by = src.key_by(key).min_by(|t: &mut (String, i64)| &mut t.1).collect();
+        let min_by = src
+            .key_by(key)
+            .min_by(|t: &mut (String, i64)| &mut t.1)
+            .collect();
         execute_within(&env, "rolling", LIMIT).unwrap();
-        assert_eq!(sorted(sum.take()), rolling(|a, b| (a.0.clone(), a.1 + b.1)), "p={p}");
-        assert_eq!(sorted(min.take()), rolling(|a, b| (a.0.clone(), a.1.min(b.1))));
-        assert_eq!(sorted(max.take()), rolling(|a, b| (a.0.clone(), a.1.max(b.1))));
-        assert_eq!(sorted(reduce.take()), rolling(|a, b| (a.0.clone(), a.1 * 10 + b.1)));
+        assert_eq!(
+            sorted(sum.take()),
+            rolling(|a, b| (a.0.clone(), a.1 + b.1)),
+            "p={p}"
+        );
+        assert_eq!(
+            sorted(min.take()),
+            rolling(|a, b| (a.0.clone(), a.1.min(b.1)))
+        );
+        assert_eq!(
+            sorted(max.take()),
+            rolling(|a, b| (a.0.clone(), a.1.max(b.1)))
+        );
+        assert_eq!(
+            sorted(reduce.take()),
+            rolling(|a, b| (a.0.clone(), a.1 * 10 + b.1))
+        );
         assert_eq!(
             sorted(min_by.take()),
             rolling(|a, b| if b.1 < a.1 { b.clone() } else { a.clone() })

@@ -79,7 +79,9 @@ fn global_sends_everything_to_subtask_zero() {
 #[test]
 fn key_groups_route_as_flink_does_and_spread_evenly() {
     for (p, max_p) in [(4usize, 128usize), (3, 1000), (7, 128)] {
-        let env = StreamEnv::new().with_parallelism(p).with_max_parallelism(max_p);
+        let env = StreamEnv::new()
+            .with_parallelism(p)
+            .with_max_parallelism(max_p);
         let keys = env
             .generate(Some(20_000), |i| format!("sensor-{}", i % 1000))
             .set_parallelism(2);
@@ -88,7 +90,8 @@ fn key_groups_route_as_flink_does_and_spread_evenly() {
         let mut subtask_of: HashMap<String, usize> = HashMap::new();
         let mut per_subtask = vec![0usize; p];
         for (subtask, key) in out.take() {
-            let expected = operator_index_for_key_group(max_p, p, key_group_for_hash(key.key_hash(), max_p));
+            let expected =
+                operator_index_for_key_group(max_p, p, key_group_for_hash(key.key_hash(), max_p));
             assert_eq!(subtask, expected, "key {key}");
             assert_eq!(*subtask_of.entry(key).or_insert(subtask), subtask);
             per_subtask[subtask] += 1;
@@ -97,7 +100,10 @@ fn key_groups_route_as_flink_does_and_spread_evenly() {
         let mean = 20_000 / p;
         for (s, n) in per_subtask.iter().enumerate() {
             let dev = (*n as f64 - mean as f64).abs() / mean as f64;
-            assert!(dev < 0.2, "p={p} max={max_p}: subtask {s} got {n}, mean {mean}");
+            assert!(
+                dev < 0.2,
+                "p={p} max={max_p}: subtask {s} got {n}, mean {mean}"
+            );
         }
     }
 }
@@ -105,15 +111,25 @@ fn key_groups_route_as_flink_does_and_spread_evenly() {
 #[test]
 fn forward_between_different_parallelism_is_rejected_at_build_time() {
     let env = StreamEnv::new().with_parallelism(2);
-    env.generate(Some(10), |i| i).forward().map(|x| x).set_parallelism(3).discard();
+    env.generate(Some(10), |i| i)
+        .forward()
+        .map(|x| x)
+        .set_parallelism(3)
+        .discard();
     let err = env.execute("bad").unwrap_err().to_string();
-    assert!(err.contains("forward()") && err.contains("equal parallelism"), "{err}");
+    assert!(
+        err.contains("forward()") && err.contains("equal parallelism"),
+        "{err}"
+    );
 }
 
 #[test]
 fn keyed_parallelism_above_max_parallelism_is_rejected() {
     let env = StreamEnv::new().with_parallelism(4).with_max_parallelism(2);
-    env.generate(Some(10), |i| i).key_by(|x: &u64| *x).sum(|t: &mut u64| t).discard();
+    env.generate(Some(10), |i| i)
+        .key_by(|x: &u64| *x)
+        .sum(|t: &mut u64| t)
+        .discard();
     let err = env.execute("bad").unwrap_err().to_string();
     assert!(err.contains("max parallelism"), "{err}");
 }
@@ -121,20 +137,32 @@ fn keyed_parallelism_above_max_parallelism_is_rejected() {
 #[test]
 fn chaining_fuses_forward_operators() {
     let env = StreamEnv::new().with_parallelism(2);
-    env.generate(Some(100), |i| i).map(|x| x + 1).filter(|x| x % 2 == 0).discard();
+    env.generate(Some(100), |i| i)
+        .map(|x| x + 1)
+        .filter(|x| x % 2 == 0)
+        .discard();
     let r = execute_within(&env, "chain", LIMIT).unwrap();
     assert_eq!((r.tasks, r.threads), (1, 2));
     assert!(r.operators.iter().all(|o| o.task == "Source: Generator"));
 
     let env = StreamEnv::new().with_parallelism(2);
-    env.generate(Some(100), |i| i).map(|x| x + 1).key_by(|x: &u64| *x % 3).sum(|t: &mut u64| t).discard();
+    env.generate(Some(100), |i| i)
+        .map(|x| x + 1)
+        .key_by(|x: &u64| *x % 3)
+        .sum(|t: &mut u64| t)
+        .discard();
     let r = execute_within(&env, "keyed chain", LIMIT).unwrap();
     assert_eq!((r.tasks, r.threads), (2, 4));
     assert_eq!(r.operator("Keyed Sum").unwrap().task, "Keyed Sum");
     assert_eq!(r.operator("Sink: Discard").unwrap().task, "Keyed Sum");
 
-    let env = StreamEnv::new().with_parallelism(2).disable_operator_chaining();
-    env.generate(Some(100), |i| i).map(|x| x + 1).filter(|x| x % 2 == 0).discard();
+    let env = StreamEnv::new()
+        .with_parallelism(2)
+        .disable_operator_chaining();
+    env.generate(Some(100), |i| i)
+        .map(|x| x + 1)
+        .filter(|x| x % 2 == 0)
+        .discard();
     let r = execute_within(&env, "unchained", LIMIT).unwrap();
     assert_eq!((r.tasks, r.threads), (4, 8));
     assert_eq!(r.operator("Sink: Discard").unwrap().records_in, 50);

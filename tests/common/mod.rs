@@ -20,10 +20,12 @@ pub fn execute_within(env: &StreamEnv, name: &str, limit: Duration) -> Result<Jo
 
 /// Tag each record with the subtask that saw it.
 pub fn with_subtask<T: Data>(s: DataStream<T>) -> DataStream<(usize, T)> {
-    s.process(|v: T, ctx: &mut ProcessContext, out: &mut Collector<(usize, T)>| {
-        out.collect((ctx.task_info().subtask, v));
-        Ok(())
-    })
+    s.process(
+        |v: T, ctx: &mut ProcessContext, out: &mut Collector<(usize, T)>| {
+            out.collect((ctx.task_info().subtask, v));
+            Ok(())
+        },
+    )
 }
 
 /// Sorted copy.

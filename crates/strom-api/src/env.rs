@@ -7,7 +7,9 @@ use std::time::Duration;
 use strom_connectors::collection::{CollectionSource, IteratorSource};
 use strom_connectors::generator::GeneratorSource;
 use strom_core::{Clock, Data, Result, Source, StromError};
-use strom_runtime::graph::{EdgeSpec, NodeBuilder, NodeId, NodeSpec, OutputSlot, StreamType, stream_type};
+use strom_runtime::graph::{
+    EdgeSpec, NodeBuilder, NodeId, NodeSpec, OutputSlot, StreamType, stream_type,
+};
 use strom_runtime::nodes::SourceNode;
 use strom_runtime::{CancelHandle, ExecutionConfig, JobGraph, JobResult};
 
@@ -225,7 +227,11 @@ impl StreamEnv {
         };
         // Hand the old handle to the running job; callers took it before execute.
         validate(&graph)?;
-        tracing::info!(job = job_name, operators = graph.nodes.len(), "executing job");
+        tracing::info!(
+            job = job_name,
+            operators = graph.nodes.len(),
+            "executing job"
+        );
         strom_runtime::execute(job_name, graph, &config, &cancel)
     }
 }
@@ -234,7 +240,10 @@ fn validate(graph: &JobGraph) -> Result<()> {
     for n in &graph.nodes {
         for e in &n.inputs {
             if let OutputSlot::Side(tag) = e.slot
-                && !graph.nodes[e.from].side_outputs.iter().any(|s| s.tag_id == tag)
+                && !graph.nodes[e.from]
+                    .side_outputs
+                    .iter()
+                    .any(|s| s.tag_id == tag)
             {
                 return Err(StromError::Internal(format!(
                     "side output read by '{}' is not declared",

@@ -107,8 +107,14 @@ where
         N: PartialOrd + Copy,
         F: for<'a> Fn(&'a mut T) -> &'a mut N + Clone + Send + Sync + 'static,
     {
-        self.reduce(move |mut acc, mut v| if *field(&mut v) < *field(&mut acc) { v } else { acc })
-            .name("Keyed MinBy")
+        self.reduce(move |mut acc, mut v| {
+            if *field(&mut v) < *field(&mut acc) {
+                v
+            } else {
+                acc
+            }
+        })
+        .name("Keyed MinBy")
     }
 
     /// Rolling record with the largest field value (the first such record on ties).
@@ -117,7 +123,13 @@ where
         N: PartialOrd + Copy,
         F: for<'a> Fn(&'a mut T) -> &'a mut N + Clone + Send + Sync + 'static,
     {
-        self.reduce(move |mut acc, mut v| if *field(&mut v) > *field(&mut acc) { v } else { acc })
-            .name("Keyed MaxBy")
+        self.reduce(move |mut acc, mut v| {
+            if *field(&mut v) > *field(&mut acc) {
+                v
+            } else {
+                acc
+            }
+        })
+        .name("Keyed MaxBy")
     }
 }

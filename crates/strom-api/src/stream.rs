@@ -7,7 +7,9 @@ use std::sync::Arc;
 use strom_connectors::collect::{CollectHandle, collect_sink};
 use strom_connectors::discard::DiscardSink;
 use strom_connectors::print::PrintSink;
-use strom_core::{BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessFunction, Sink, TaskInfo};
+use strom_core::{
+    BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessFunction, Sink, TaskInfo,
+};
 use strom_runtime::graph::{EdgeSpec, NodeId, OutputSlot, SideOutputSpec, stream_type};
 use strom_runtime::nodes::{OneInputNode, SinkNode};
 use strom_runtime::operator::OneInputOperator;
@@ -267,7 +269,8 @@ impl<T: Data> DataStream<T> {
     /// Set the producing operator's parallelism.
     pub fn set_parallelism(self, parallelism: usize) -> Self {
         if let Some(id) = self.producer("set_parallelism") {
-            self.env.edit_node(id, |n| n.parallelism = Some(parallelism));
+            self.env
+                .edit_node(id, |n| n.parallelism = Some(parallelism));
         }
         self
     }
@@ -308,7 +311,7 @@ impl<T: Data> DataStream<T> {
                 let g = self.env.lock();
                 g.graph.nodes[id].inputs.is_empty()
             };
-            if !is_source || !(records_per_second > 0.0) {
+            if !is_source || records_per_second.is_nan() || records_per_second <= 0.0 {
                 let name = self.env.node_name(id);
                 self.env.error(format!(
                     "rate_limit({records_per_second}) on '{name}': a rate limit applies to a source and must be positive"

@@ -78,7 +78,10 @@ impl<T: Send> SinkWriter<T> for CollectWriter<T> {
     }
 
     fn write_batch(&mut self, batch: &mut Vec<Record<T>>) -> Result<(), BoxError> {
-        let mut g = self.store.lock().map_err(|_| "collect sink lock poisoned")?;
+        let mut g = self
+            .store
+            .lock()
+            .map_err(|_| "collect sink lock poisoned")?;
         g.append(batch);
         Ok(())
     }

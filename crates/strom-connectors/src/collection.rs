@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
-use strom_core::{BoxError, Boundedness, ReadStatus, Source, SourceContext, SourceOutput, SourceReader};
+use strom_core::{
+    Boundedness, BoxError, ReadStatus, Source, SourceContext, SourceOutput, SourceReader,
+};
 
 /// Emits the elements of a `Vec`, split into contiguous ranges across subtasks.
 #[derive(Debug)]
@@ -47,7 +49,11 @@ impl<T: Clone + Send + Sync + 'static> Source<T> for CollectionSource<T> {
             .collect())
     }
 
-    fn create_reader(&self, _: &SourceContext, splits: Vec<RangeSplit>) -> Result<Self::Reader, BoxError> {
+    fn create_reader(
+        &self,
+        _: &SourceContext,
+        splits: Vec<RangeSplit>,
+    ) -> Result<Self::Reader, BoxError> {
         Ok(CollectionReader {
             items: Arc::clone(&self.items),
             splits,
@@ -121,11 +127,18 @@ where
         Ok(vec![IteratorSplit { emitted: 0 }])
     }
 
-    fn create_reader(&self, _: &SourceContext, splits: Vec<IteratorSplit>) -> Result<Self::Reader, BoxError> {
+    fn create_reader(
+        &self,
+        _: &SourceContext,
+        splits: Vec<IteratorSplit>,
+    ) -> Result<Self::Reader, BoxError> {
         let iter = if splits.is_empty() {
             None
         } else {
-            self.iter.lock().map_err(|_| "iterator lock poisoned")?.take()
+            self.iter
+                .lock()
+                .map_err(|_| "iterator lock poisoned")?
+                .take()
         };
         Ok(IteratorReader { iter, emitted: 0 })
     }

@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use strom_core::{BoxError, Boundedness, ReadStatus, Source, SourceContext, SourceOutput, SourceReader};
+use strom_core::{
+    Boundedness, BoxError, ReadStatus, Source, SourceContext, SourceOutput, SourceReader,
+};
 
 /// Generates `f(index)` for every index of the sequence.
 pub struct GeneratorSource<F> {
@@ -60,7 +62,11 @@ where
             .collect())
     }
 
-    fn create_reader(&self, _: &SourceContext, splits: Vec<StrideSplit>) -> Result<Self::Reader, BoxError> {
+    fn create_reader(
+        &self,
+        _: &SourceContext,
+        splits: Vec<StrideSplit>,
+    ) -> Result<Self::Reader, BoxError> {
         Ok(GeneratorReader {
             f: Arc::clone(&self.f),
             count: self.count.unwrap_or(u64::MAX),

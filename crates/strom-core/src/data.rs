@@ -155,7 +155,10 @@ mod tests {
         // Values computed by the JVM: "hello".hashCode(), Long.hashCode, Boolean.hashCode.
         assert_eq!("hello".to_string().key_hash(), 99_162_322);
         assert_eq!("".to_string().key_hash(), 0);
-        assert_eq!("sensor-7".to_string().key_hash(), java_string_hash("sensor-7"));
+        assert_eq!(
+            "sensor-7".to_string().key_hash(),
+            java_string_hash("sensor-7")
+        );
         assert_eq!(42i32.key_hash(), 42);
         assert_eq!((-1i64).key_hash(), 0);
         assert_eq!((1i64 << 32).key_hash(), 1);

@@ -24,5 +24,7 @@ pub use error::{BoxError, Result, StromError, panic_message};
 pub use function::{Collector, ProcessContext, ProcessFunction, TaskInfo};
 pub use side_output::{OutputTag, SideOutputs};
 pub use sink::{Sink, SinkContext, SinkWriter};
-pub use source::{Boundedness, DeadLetter, ReadStatus, Source, SourceContext, SourceOutput, SourceReader};
+pub use source::{
+    Boundedness, DeadLetter, ReadStatus, Source, SourceContext, SourceOutput, SourceReader,
+};
 pub use strom_types::*;

@@ -17,9 +17,9 @@ impl<T> OutputTag<T> {
     /// A tag named `name`.
     pub fn new(name: impl Into<Arc<str>>) -> Self {
         let name: Arc<str> = name.into();
-        let id = name
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        let id = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
         OutputTag {
             id,
             name,
@@ -73,8 +73,7 @@ impl SideOutputs {
     /// Register a buffer for `tag`'s records (runtime use).
     pub fn register<T: Send + 'static>(&mut self, tag_id: u64) {
         if !self.slots.iter().any(|(id, _)| *id == tag_id) {
-            self.slots
-                .push((tag_id, Box::new(Vec::<Record<T>>::new())));
+            self.slots.push((tag_id, Box::new(Vec::<Record<T>>::new())));
         }
     }
 

@@ -33,12 +33,26 @@ fn key_groups_and_subtasks_match_flink() {
         }
         let (ty, key) = (cols[0], cols[1]);
         let h = key_hash(ty, key);
-        assert_eq!(h, cols[2].parse::<i32>().expect("hash"), "hashCode of {ty} {key:?}");
-        assert_eq!(murmur_hash(h), cols[3].parse::<i32>().expect("murmur"), "murmur of {h}");
+        assert_eq!(
+            h,
+            cols[2].parse::<i32>().expect("hash"),
+            "hashCode of {ty} {key:?}"
+        );
+        assert_eq!(
+            murmur_hash(h),
+            cols[3].parse::<i32>().expect("murmur"),
+            "murmur of {h}"
+        );
         for (col, max_p) in [(4, 128usize), (5, 1000)] {
-            let parts: Vec<usize> = cols[col].split(',').map(|c| c.parse().expect("num")).collect();
+            let parts: Vec<usize> = cols[col]
+                .split(',')
+                .map(|c| c.parse().expect("num"))
+                .collect();
             let kg = key_group_for_hash(h, max_p);
-            assert_eq!(kg as usize, parts[0], "key group of {ty} {key:?} at max {max_p}");
+            assert_eq!(
+                kg as usize, parts[0],
+                "key group of {ty} {key:?} at max {max_p}"
+            );
             for (i, p) in [1usize, 2, 3, 7].into_iter().enumerate() {
                 assert_eq!(operator_index_for_key_group(max_p, p, kg), parts[i + 1]);
             }

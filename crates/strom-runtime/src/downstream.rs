@@ -231,7 +231,9 @@ impl<T: Send + 'static> Outputs<T> {
     /// Forward end of input to every output.
     pub fn end_of_input(&mut self) -> Result<()> {
         self.main.end_of_input()?;
-        self.side_drains.iter_mut().try_for_each(|d| d.end_of_input())
+        self.side_drains
+            .iter_mut()
+            .try_for_each(|d| d.end_of_input())
     }
     /// Flush every output.
     pub fn flush(&mut self) -> Result<()> {

@@ -138,7 +138,11 @@ impl Plan {
         if n == 0 {
             return Err(StromError::InvalidJob("the job has no operators".into()));
         }
-        if !graph.nodes.iter().any(|n| n.builder.arity() == NodeArity::Source) {
+        if !graph
+            .nodes
+            .iter()
+            .any(|n| n.builder.arity() == NodeArity::Source)
+        {
             return Err(StromError::InvalidJob("the job has no source".into()));
         }
         let mut parallelism = Vec::with_capacity(n);
@@ -180,7 +184,9 @@ impl Plan {
             let mut chains = Vec::new();
             for (ei, e) in node.inputs.iter().enumerate() {
                 if e.from >= id {
-                    return Err(StromError::Internal("job graph is not topologically ordered".into()));
+                    return Err(StromError::Internal(
+                        "job graph is not topologically ordered".into(),
+                    ));
                 }
                 let (pu, pd) = (parallelism[e.from], parallelism[id]);
                 let part = match &e.partitioning {
@@ -213,7 +219,9 @@ impl Plan {
             partitioning.push(parts);
             chained.push(chains);
         }
-        let metrics = (0..n).map(|_| Arc::new(OperatorMetrics::default())).collect();
+        let metrics = (0..n)
+            .map(|_| Arc::new(OperatorMetrics::default()))
+            .collect();
         Ok(Plan {
             graph,
             parallelism,
@@ -259,7 +267,8 @@ fn wire(plan: &Plan, capacity: usize) -> Result<HashMap<(NodeId, usize), Wiring>
             let (pu, pd) = (plan.parallelism[e.from], plan.parallelism[id]);
             let part = &plan.partitioning[id][ei];
             // receivers[j] collects in producer order
-            let mut per_consumer: Vec<Vec<Box<dyn Any + Send>>> = (0..pd).map(|_| Vec::new()).collect();
+            let mut per_consumer: Vec<Vec<Box<dyn Any + Send>>> =
+                (0..pd).map(|_| Vec::new()).collect();
             for i in 0..pu {
                 let targets: Vec<usize> = if part.is_pointwise() {
                     pointwise_targets(i, pu, pd)
@@ -446,10 +455,11 @@ pub fn execute(
                             writer_config,
                         };
                         let built = b.build(head)?;
-                        let runner =
-                            plan.graph.nodes[head]
-                                .builder
-                                .build_task(built, receivers, env.clone())?;
+                        let runner = plan.graph.nodes[head].builder.build_task(
+                            built,
+                            receivers,
+                            env.clone(),
+                        )?;
                         drop(w);
                         runner.run()
                     })();
@@ -457,7 +467,9 @@ pub fn execute(
                 });
             if let Err(e) = spawn {
                 cancel.cancel();
-                return Err(StromError::Internal(format!("cannot start a task thread: {e}")));
+                return Err(StromError::Internal(format!(
+                    "cannot start a task thread: {e}"
+                )));
             }
             threads += 1;
         }

@@ -234,18 +234,27 @@ impl<T: Clone + Send + 'static> StreamType for TypeOf<T> {
             .collect::<Result<Vec<_>>>()?;
         let n = senders.len();
         let w: Box<dyn Downstream<T>> = match partitioning {
-            Partitioning::Forward | Partitioning::Global | Partitioning::Default => {
-                Box::new(RecordWriter::new(senders, FixedSelector(Selection::One(0)), config))
-            }
-            Partitioning::Rebalance | Partitioning::Rescale => {
-                Box::new(RecordWriter::new(senders, RoundRobinSelector::new(subtask, n), config))
-            }
-            Partitioning::Broadcast => {
-                Box::new(RecordWriter::new(senders, FixedSelector(Selection::All), config))
-            }
+            Partitioning::Forward | Partitioning::Global | Partitioning::Default => Box::new(
+                RecordWriter::new(senders, FixedSelector(Selection::One(0)), config),
+            ),
+            Partitioning::Rebalance | Partitioning::Rescale => Box::new(RecordWriter::new(
+                senders,
+                RoundRobinSelector::new(subtask, n),
+                config,
+            )),
+            Partitioning::Broadcast => Box::new(RecordWriter::new(
+                senders,
+                FixedSelector(Selection::All),
+                config,
+            )),
             Partitioning::KeyGroups(f) => {
                 let factory = keyed_writer_factory::<T>(f)?;
-                factory(senders, config, consumer_max_parallelism, consumer_parallelism)
+                factory(
+                    senders,
+                    config,
+                    consumer_max_parallelism,
+                    consumer_parallelism,
+                )
             }
         };
         Ok(Box::new(w))

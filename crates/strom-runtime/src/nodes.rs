@@ -2,7 +2,9 @@
 //! every typed operator in one of these.
 
 use crate::downstream::{Downstream, Outputs};
-use crate::graph::{BuildContext, ErasedOutputs, NodeArity, NodeBuilder, downcast, typed_receivers};
+use crate::graph::{
+    BuildContext, ErasedOutputs, NodeArity, NodeBuilder, downcast, typed_receivers,
+};
 use crate::metrics::OperatorMetrics;
 use crate::operator::{OneInputOperator, OperatorContext, OperatorLink, guarded};
 use crate::source_task::SourceTask;
@@ -24,7 +26,9 @@ pub fn one_input_task<In: Send + 'static>(
     let head = downcast::<Box<dyn Downstream<In>>>(head, "chain head")?;
     let channels = typed_receivers::<In>(receivers)?
         .into_iter()
-        .map(|rx| Box::new(OneInputChannel::new(rx)) as Box<dyn InputChannel<Box<dyn Downstream<In>>>>)
+        .map(|rx| {
+            Box::new(OneInputChannel::new(rx)) as Box<dyn InputChannel<Box<dyn Downstream<In>>>>
+        })
         .collect();
     Ok(Box::new(InputTask {
         channels,
@@ -111,7 +115,9 @@ impl<T: Send + 'static, W: SinkWriter<T>> Downstream<T> for SinkLink<W> {
     fn push(&mut self, batch: &mut Vec<Record<T>>) -> Result<()> {
         self.metrics.add_in(batch.len());
         let w = &mut self.writer;
-        guarded(&self.info, || w.write_batch(batch).map_err(StromError::from_user))
+        guarded(&self.info, || {
+            w.write_batch(batch).map_err(StromError::from_user)
+        })
     }
     fn watermark(&mut self, _: Watermark) -> Result<()> {
         Ok(())
@@ -153,7 +159,9 @@ where
             info: ctx.info.clone(),
         };
         let writer = guarded(&ctx.info, || {
-            self.sink.create_writer(&sctx).map_err(StromError::from_user)
+            self.sink
+                .create_writer(&sctx)
+                .map_err(StromError::from_user)
         })?;
         let d: Box<dyn Downstream<T>> = Box::new(SinkLink {
             writer,
@@ -203,11 +211,15 @@ where
     }
 
     fn prepare(&self, parallelism: usize) -> Result<()> {
-        let splits = self.source.splits(parallelism).map_err(StromError::from_user)?;
+        let splits = self
+            .source
+            .splits(parallelism)
+            .map_err(StromError::from_user)?;
         *self
             .splits
             .lock()
-            .map_err(|_| StromError::Internal("split lock poisoned".into()))? = Some((parallelism, splits));
+            .map_err(|_| StromError::Internal("split lock poisoned".into()))? =
+            Some((parallelism, splits));
         Ok(())
     }
 

@@ -59,7 +59,11 @@ pub trait OneInputOperator<In, Out>: Send {
         out: &mut Emitter<'_, Out>,
     ) -> Result<()>;
     /// The watermark advanced to `ctx.watermark`.
-    fn on_watermark(&mut self, _ctx: &mut OperatorContext, _out: &mut Emitter<'_, Out>) -> Result<()> {
+    fn on_watermark(
+        &mut self,
+        _ctx: &mut OperatorContext,
+        _out: &mut Emitter<'_, Out>,
+    ) -> Result<()> {
         Ok(())
     }
     /// Processing time reached a requested callback.
@@ -72,7 +76,11 @@ pub trait OneInputOperator<In, Out>: Send {
         Ok(())
     }
     /// The input ended.
-    fn on_end_of_input(&mut self, _ctx: &mut OperatorContext, _out: &mut Emitter<'_, Out>) -> Result<()> {
+    fn on_end_of_input(
+        &mut self,
+        _ctx: &mut OperatorContext,
+        _out: &mut Emitter<'_, Out>,
+    ) -> Result<()> {
         Ok(())
     }
     /// Called once after end of input.

@@ -45,7 +45,8 @@ impl RateLimiter {
         let free = allowed.saturating_sub(self.emitted);
         if free == 0 {
             let next_at = (self.emitted as f64) / self.per_second;
-            Err(Duration::from_secs_f64((next_at - elapsed).max(0.0)).min(Duration::from_millis(100)))
+            Err(Duration::from_secs_f64((next_at - elapsed).max(0.0))
+                .min(Duration::from_millis(100)))
         } else {
             Ok((free as usize).min(want))
         }

@@ -45,7 +45,10 @@ impl TaskEnv {
     }
 
     /// Fire processing-time callbacks that are due; returns the next one's `Instant`.
-    pub(crate) fn fire_timers<H: TaskHead + ?Sized>(&self, head: &mut H) -> Result<Option<Instant>> {
+    pub(crate) fn fire_timers<H: TaskHead + ?Sized>(
+        &self,
+        head: &mut H,
+    ) -> Result<Option<Instant>> {
         let due = self.wakeup.load(Ordering::Relaxed);
         if due == i64::MAX {
             return Ok(None);
@@ -174,7 +177,11 @@ impl<T: Send> InputChannel<Box<dyn Downstream<T>>> for OneInputChannel<T> {
     fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize {
         sel.recv(&self.rx)
     }
-    fn complete(&self, oper: SelectedOperation<'_>, head: &mut Box<dyn Downstream<T>>) -> Result<ChannelEvent> {
+    fn complete(
+        &self,
+        oper: SelectedOperation<'_>,
+        head: &mut Box<dyn Downstream<T>>,
+    ) -> Result<ChannelEvent> {
         match oper.recv(&self.rx) {
             Ok(msg) => deliver(msg, |b| head.push(b)),
             Err(_) => Err(StromError::Cancelled),

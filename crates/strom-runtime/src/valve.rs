@@ -82,8 +82,15 @@ impl WatermarkValve {
                 self.channels[channel].aligned = false;
                 if self.channels.iter().all(|c| c.idle) {
                     // The last active channel went idle: release the largest watermark.
-                    let max = self.channels.iter().map(|c| c.watermark).max().unwrap_or(i64::MIN);
-                    if self.channels[channel].watermark == self.last_output && max > self.last_output {
+                    let max = self
+                        .channels
+                        .iter()
+                        .map(|c| c.watermark)
+                        .max()
+                        .unwrap_or(i64::MIN);
+                    if self.channels[channel].watermark == self.last_output
+                        && max > self.last_output
+                    {
                         self.last_output = max;
                         out.watermark = Some(Watermark(max));
                     }
@@ -141,7 +148,11 @@ mod tests {
         assert_eq!(v.on_watermark(0, wm(10)).watermark, None);
         assert_eq!(v.on_watermark(1, wm(5)).watermark, Some(wm(5)));
         assert_eq!(v.on_watermark(1, wm(20)).watermark, Some(wm(10)));
-        assert_eq!(v.on_watermark(0, wm(8)).watermark, None, "channel went backwards");
+        assert_eq!(
+            v.on_watermark(0, wm(8)).watermark,
+            None,
+            "channel went backwards"
+        );
         assert_eq!(v.on_watermark(0, wm(30)).watermark, Some(wm(20)));
     }
 
@@ -149,10 +160,16 @@ mod tests {
     fn idle_channel_does_not_hold_back_and_realigns() {
         let mut v = WatermarkValve::new(2);
         v.on_watermark(0, wm(10));
-        assert_eq!(v.on_status(1, WatermarkStatus::Idle).watermark, Some(wm(10)));
+        assert_eq!(
+            v.on_status(1, WatermarkStatus::Idle).watermark,
+            Some(wm(10))
+        );
         assert_eq!(v.on_watermark(0, wm(15)).watermark, Some(wm(15)));
         // channel 1 comes back behind: not aligned, does not hold back
-        assert_eq!(v.on_status(1, WatermarkStatus::Active), ValveOutput::default());
+        assert_eq!(
+            v.on_status(1, WatermarkStatus::Active),
+            ValveOutput::default()
+        );
         assert_eq!(v.on_watermark(0, wm(17)).watermark, Some(wm(17)));
         // once it catches up it counts again
         assert_eq!(v.on_watermark(1, wm(20)).watermark, None);

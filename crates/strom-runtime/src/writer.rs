@@ -33,7 +33,9 @@ pub type KeyedWriterFactory<T> = Arc<
 >;
 
 /// Downcast the payload of [`crate::Partitioning::KeyGroups`].
-pub fn keyed_writer_factory<T: 'static>(any: &Arc<dyn Any + Send + Sync>) -> Result<KeyedWriterFactory<T>> {
+pub fn keyed_writer_factory<T: 'static>(
+    any: &Arc<dyn Any + Send + Sync>,
+) -> Result<KeyedWriterFactory<T>> {
     any.downcast_ref::<KeyedWriterFactory<T>>()
         .cloned()
         .ok_or_else(|| StromError::Internal("key selector of wrong type on a keyed edge".into()))

@@ -148,9 +148,9 @@ impl<T: DeserializeOwned> LineParser<T> for JsonLineParser<T> {
         }
         let mut de = serde_json::Deserializer::from_slice(line);
         let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|err| {
-            let path = err.path().to_string();
+            let path = field_path(err.path());
             let message = json_message(err.inner());
-            if path == "." {
+            if path.is_empty() {
                 message
             } else {
                 format!("field '{path}': {message}")
@@ -159,6 +159,36 @@ impl<T: DeserializeOwned> LineParser<T> for JsonLineParser<T> {
         de.end().map_err(|err| json_message(&err))?;
         Ok(Some(value))
     }
+}
+
+/// `path` as `a.b[2].c`, without trailing segments whose name is unknown (an error while
+/// reading a map key); empty for the root.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let segments: Vec<&Segment> = path.iter().collect();
+    let known = segments
+        .iter()
+        .rposition(|s| !matches!(s, Segment::Unknown))
+        .map_or(0, |i| i + 1);
+    let mut out = String::new();
+    for segment in &segments[..known] {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Unknown => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push('?');
+            }
+        }
+    }
+    out
 }
 
 /// A serde_json error without its "at line L column C" suffix (the line is always 1 and the

@@ -17,6 +17,7 @@
 //!
 //! [`CsvSink`] and [`JsonLinesSink`] write one record per line to one file (parallelism 1)
 //! or to `part-{i}` files in a directory (parallelism > 1); see [`sink`].
+//! [`TextLinesSink`] writes text verbatim, e.g. the original lines of [`WithLine`]s.
 
 pub mod csv;
 pub mod json;
@@ -27,5 +28,7 @@ pub mod split;
 pub use self::csv::{CsvLineParser, CsvSource};
 pub use self::json::{JsonLineParser, JsonLinesSource};
 pub use self::reader::{Emit, FileReader, KeepLines, LineParser, ValuesOnly, WithLine};
-pub use self::sink::{CsvSink, CsvSinkWriter, JsonLinesSink, JsonLinesSinkWriter};
+pub use self::sink::{
+    CsvSink, CsvSinkWriter, JsonLinesSink, JsonLinesSinkWriter, TextLinesSink, TextLinesSinkWriter,
+};
 pub use self::split::{FileSplit, LineReader};

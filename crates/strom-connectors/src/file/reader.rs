@@ -75,6 +75,14 @@ pub struct WithLine<T> {
     pub line: String,
 }
 
+/// The original line, so that a [`TextLinesSink`](super::TextLinesSink) writes it back
+/// verbatim.
+impl<T> AsRef<str> for WithLine<T> {
+    fn as_ref(&self) -> &str {
+        &self.line
+    }
+}
+
 /// The most lines a poll looks at beyond the records it may emit, so that a run of empty or
 /// malformed lines cannot keep one poll busy for long.
 const EXTRA_LINES_PER_POLL: usize = 4096;

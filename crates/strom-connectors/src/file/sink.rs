@@ -15,6 +15,7 @@ use super::split::io_error;
 use serde::Serialize;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use strom_core::{BoxError, Sink, SinkContext, SinkWriter, TaskInfo, Timestamp};
 
@@ -87,9 +88,9 @@ impl CsvSink {
 }
 
 impl<T: Serialize + Send + 'static> Sink<T> for CsvSink {
-    type Writer = CsvSinkWriter;
+    type Writer = CsvSinkWriter<T>;
 
-    fn create_writer(&self, ctx: &SinkContext) -> Result<CsvSinkWriter, BoxError> {
+    fn create_writer(&self, ctx: &SinkContext) -> Result<CsvSinkWriter<T>, BoxError> {
         let path = part_path(&self.path, &ctx.info, "csv");
         let file = create_file(&path)?;
         let writer = csv::WriterBuilder::new()
@@ -98,6 +99,7 @@ impl<T: Serialize + Send + 'static> Sink<T> for CsvSink {
             .buffer_capacity(WRITE_BUFFER_SIZE)
             .from_writer(file);
         Ok(CsvSinkWriter {
+            _type: PhantomData,
             path,
             writer: Some(writer),
         })
@@ -105,12 +107,13 @@ impl<T: Serialize + Send + 'static> Sink<T> for CsvSink {
 }
 
 /// One subtask's CSV file.
-pub struct CsvSinkWriter {
+pub struct CsvSinkWriter<T> {
     path: PathBuf,
     writer: Option<csv::Writer<File>>,
+    _type: PhantomData<fn(T)>,
 }
 
-impl std::fmt::Debug for CsvSinkWriter {
+impl<T> std::fmt::Debug for CsvSinkWriter<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CsvSinkWriter")
             .field("path", &self.path)
@@ -119,14 +122,14 @@ impl std::fmt::Debug for CsvSinkWriter {
     }
 }
 
-impl CsvSinkWriter {
+impl<T> CsvSinkWriter<T> {
     /// The file this writer writes.
     pub fn path(&self) -> &Path {
         &self.path
     }
 }
 
-impl<T: Serialize> SinkWriter<T> for CsvSinkWriter {
+impl<T: Serialize> SinkWriter<T> for CsvSinkWriter<T> {
     fn write(&mut self, value: T, _timestamp: Timestamp) -> Result<(), BoxError> {
         let writer = self
             .writer
@@ -177,12 +180,13 @@ impl JsonLinesSink {
 }
 
 impl<T: Serialize + Send + 'static> Sink<T> for JsonLinesSink {
-    type Writer = JsonLinesSinkWriter;
+    type Writer = JsonLinesSinkWriter<T>;
 
-    fn create_writer(&self, ctx: &SinkContext) -> Result<JsonLinesSinkWriter, BoxError> {
+    fn create_writer(&self, ctx: &SinkContext) -> Result<JsonLinesSinkWriter<T>, BoxError> {
         let path = part_path(&self.path, &ctx.info, "jsonl");
         let file = create_file(&path)?;
         Ok(JsonLinesSinkWriter {
+            _type: PhantomData,
             path,
             writer: Some(BufWriter::with_capacity(WRITE_BUFFER_SIZE, file)),
         })
@@ -190,12 +194,13 @@ impl<T: Serialize + Send + 'static> Sink<T> for JsonLinesSink {
 }
 
 /// One subtask's JSON-lines file.
-pub struct JsonLinesSinkWriter {
+pub struct JsonLinesSinkWriter<T> {
     path: PathBuf,
     writer: Option<BufWriter<File>>,
+    _type: PhantomData<fn(T)>,
 }
 
-impl std::fmt::Debug for JsonLinesSinkWriter {
+impl<T> std::fmt::Debug for JsonLinesSinkWriter<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JsonLinesSinkWriter")
             .field("path", &self.path)
@@ -204,14 +209,14 @@ impl std::fmt::Debug for JsonLinesSinkWriter {
     }
 }
 
-impl JsonLinesSinkWriter {
+impl<T> JsonLinesSinkWriter<T> {
     /// The file this writer writes.
     pub fn path(&self) -> &Path {
         &self.path
     }
 }
 
-impl<T: Serialize> SinkWriter<T> for JsonLinesSinkWriter {
+impl<T: Serialize> SinkWriter<T> for JsonLinesSinkWriter<T> {
     fn write(&mut self, value: T, _timestamp: Timestamp) -> Result<(), BoxError> {
         let writer = self
             .writer
@@ -221,6 +226,110 @@ impl<T: Serialize> SinkWriter<T> for JsonLinesSinkWriter {
             .map_err(|e| format!("cannot write to {}: {e}", self.path.display()))?;
         writer
             .write_all(b"\n")
+            .map_err(|e| io_error("cannot write to", &self.path, &e))
+    }
+
+    fn flush(&mut self) -> Result<(), BoxError> {
+        match self.writer.as_mut() {
+            Some(writer) => writer
+                .flush()
+                .map_err(|e| io_error("cannot write to", &self.path, &e)),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), BoxError> {
+        let Some(writer) = self.writer.take() else {
+            return Ok(());
+        };
+        let file = writer
+            .into_inner()
+            .map_err(|e| io_error("cannot write to", &self.path, e.error()))?;
+        drop(file);
+        Ok(())
+    }
+}
+
+/// Writes text records verbatim, one per line (a `'\n'` is appended to each).
+///
+/// Any `T: AsRef<str>` can be written, `String` or [`WithLine`](super::WithLine) (whose
+/// `as_ref` is the original line), so records read by a file source can be written back
+/// exactly as they were read, e.g. late records: `16.40` stays `16.40`.
+#[derive(Clone, Debug)]
+pub struct TextLinesSink {
+    path: PathBuf,
+    extension: String,
+}
+
+impl TextLinesSink {
+    /// A sink writing to `path` (a file at parallelism 1, else a directory of part files
+    /// named `part-{i}.txt`).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        TextLinesSink {
+            path: path.into(),
+            extension: "txt".to_owned(),
+        }
+    }
+
+    /// The extension of part files at parallelism > 1 (default `txt`), e.g. `csv` when the
+    /// lines are CSV.
+    pub fn part_extension(mut self, extension: impl Into<String>) -> Self {
+        self.extension = extension.into();
+        self
+    }
+
+    /// The configured path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl<T: AsRef<str> + Send + 'static> Sink<T> for TextLinesSink {
+    type Writer = TextLinesSinkWriter<T>;
+
+    fn create_writer(&self, ctx: &SinkContext) -> Result<TextLinesSinkWriter<T>, BoxError> {
+        let path = part_path(&self.path, &ctx.info, &self.extension);
+        let file = create_file(&path)?;
+        Ok(TextLinesSinkWriter {
+            _type: PhantomData,
+            path,
+            writer: Some(BufWriter::with_capacity(WRITE_BUFFER_SIZE, file)),
+        })
+    }
+}
+
+/// One subtask's text file.
+pub struct TextLinesSinkWriter<T> {
+    path: PathBuf,
+    writer: Option<BufWriter<File>>,
+    _type: PhantomData<fn(T)>,
+}
+
+impl<T> std::fmt::Debug for TextLinesSinkWriter<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextLinesSinkWriter")
+            .field("path", &self.path)
+            .field("open", &self.writer.is_some())
+            .finish()
+    }
+}
+
+impl<T> TextLinesSinkWriter<T> {
+    /// The file this writer writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl<T: AsRef<str>> SinkWriter<T> for TextLinesSinkWriter<T> {
+    fn write(&mut self, value: T, _timestamp: Timestamp) -> Result<(), BoxError> {
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| finished_error(&self.path))?;
+        writer
+            .write_all(value.as_ref().as_bytes())
+            .and_then(|()| writer.write_all(b"\n"))
             .map_err(|e| io_error("cannot write to", &self.path, &e))
     }
 

@@ -20,8 +20,11 @@ where
         out: &mut Emitter<'_, Out>,
     ) -> Result<()> {
         let f = &mut self.0;
-        out.records
-            .extend(batch.drain(..).map(|r| Record::new(f(r.value), r.timestamp)));
+        out.records.extend(
+            batch
+                .drain(..)
+                .map(|r| Record::new(f(r.value), r.timestamp)),
+        );
         Ok(())
     }
 }

@@ -5,6 +5,6 @@ mod basic;
 mod process;
 mod reduce;
 
-pub use basic::{FlatMap, Filter, Map, TryMap};
+pub use basic::{Filter, FlatMap, Map, TryMap};
 pub use process::Process;
 pub use reduce::KeyedReduce;

@@ -1,0 +1,78 @@
+//! `strom example …`: bundled jobs that run over files or the generator.
+
+use crate::StreamEnv;
+use crate::prelude::*;
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Example {
+    /// Count words in text files (or a built-in text) and print the totals.
+    Wordcount {
+        /// Text files or directories to read (default: a built-in text).
+        #[arg(long)]
+        input: Vec<PathBuf>,
+        /// Parallelism of every operator.
+        #[arg(long, default_value_t = 2)]
+        parallelism: usize,
+    },
+}
+
+const BUILTIN_TEXT: &str = "To be, or not to be, that is the question:
+Whether 'tis nobler in the mind to suffer
+The slings and arrows of outrageous fortune,
+Or to take arms against a sea of troubles
+And by opposing end them. To die: to sleep;
+No more; and by a sleep to say we end
+The heart-ache and the thousand natural shocks
+That flesh is heir to, 'tis a consummation
+Devoutly to be wish'd. To die, to sleep;";
+
+pub(crate) fn run(example: Example) -> anyhow::Result<()> {
+    match example {
+        Example::Wordcount { input, parallelism } => wordcount(input, parallelism),
+    }
+}
+
+fn wordcount(input: Vec<PathBuf>, parallelism: usize) -> anyhow::Result<()> {
+    let env = StreamEnv::new().with_parallelism(parallelism);
+    super::cancel_on_ctrl_c(&env);
+    let lines = if input.is_empty() {
+        env.from_collection(BUILTIN_TEXT.lines().map(str::to_string).collect())
+    } else {
+        env.from_collection(
+            input
+                .iter()
+                .map(std::fs::read_to_string)
+                .collect::<Result<Vec<_>, _>>()?
+                .iter()
+                .flat_map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
+                .collect(),
+        )
+    };
+    let counts = lines
+        .flat_map(|line: String, out: &mut Collector<(String, u64)>| {
+            for w in line
+                .split(|c: char| !c.is_alphanumeric() && c != '\'')
+                .filter(|w| !w.is_empty())
+            {
+                out.collect((w.to_lowercase(), 1));
+            }
+        })
+        .key_by(|(w, _)| w.clone())
+        .sum(|t: &mut (String, u64)| &mut t.1)
+        .collect();
+    let result = env.execute("wordcount")?;
+    let mut totals = std::collections::BTreeMap::new();
+    for (w, c) in counts.take() {
+        let e = totals.entry(w).or_insert(0);
+        *e = c.max(*e);
+    }
+    let mut by_count: Vec<_> = totals.into_iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (w, c) in by_count {
+        println!("{w},{c}");
+    }
+    super::report(&result);
+    Ok(())
+}

@@ -1,0 +1,85 @@
+//! The `strom` command line: `strom example …` runs bundled jobs without writing Rust,
+//! `strom bench …` measures throughput.
+
+mod bench;
+mod example;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Strom: a stateful stream processor with Apache Flink's semantics, in Rust.
+///
+/// Jobs run embedded in this process; no cluster to set up.
+#[derive(Parser, Debug)]
+#[command(name = "strom", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log level filter (error, warn, info, debug, trace), or RUST_LOG syntax.
+    #[arg(long, global = true, default_value = "warn")]
+    log: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a bundled example job.
+    #[command(subcommand)]
+    Example(example::Example),
+    /// Measure throughput of a standard pipeline.
+    #[command(subcommand)]
+    Bench(bench::Bench),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Example(e) => example::run(e),
+        Command::Bench(b) => bench::run(b),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Cancel the environment's job on Ctrl-C (the job then stops cleanly).
+pub(crate) fn cancel_on_ctrl_c(env: &crate::StreamEnv) {
+    let handle = env.cancel_handle();
+    let _ = ctrlc::set_handler(move || {
+        eprintln!("stopping (Ctrl-C)…");
+        handle.cancel();
+    });
+}
+
+/// Print a job result's per-operator counts to stderr.
+pub(crate) fn report(result: &crate::JobResult) {
+    eprintln!(
+        "job '{}' {} in {:.3} s ({} tasks, {} threads)",
+        result.job_name,
+        if result.cancelled {
+            "cancelled"
+        } else {
+            "finished"
+        },
+        result.wall_time.as_secs_f64(),
+        result.tasks,
+        result.threads
+    );
+    for o in &result.operators {
+        eprintln!(
+            "  {:<28} p={:<3} in={:<12} out={}",
+            o.name, o.parallelism, o.records_in, o.records_out
+        );
+    }
+}
