@@ -16,6 +16,22 @@ pub(crate) enum Example {
         #[arg(long, default_value_t = 2)]
         parallelism: usize,
     },
+    /// Generate `key,value` events and print each key's rolling sum as `key,sum`; without
+    /// `--events` it runs until Ctrl-C.
+    RollingSum {
+        /// Number of events (default: unbounded).
+        #[arg(long)]
+        events: Option<u64>,
+        /// Number of distinct keys.
+        #[arg(long, default_value_t = 10)]
+        keys: u64,
+        /// Events per second in total (default: as fast as possible).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Parallelism of every operator.
+        #[arg(long, default_value_t = 2)]
+        parallelism: usize,
+    },
 }
 
 const BUILTIN_TEXT: &str = "To be, or not to be, that is the question:
@@ -31,7 +47,36 @@ Devoutly to be wish'd. To die, to sleep;";
 pub(crate) fn run(example: Example) -> anyhow::Result<()> {
     match example {
         Example::Wordcount { input, parallelism } => wordcount(input, parallelism),
+        Example::RollingSum {
+            events,
+            keys,
+            rate,
+            parallelism,
+        } => rolling_sum(events, keys, rate, parallelism),
     }
+}
+
+fn rolling_sum(
+    events: Option<u64>,
+    keys: u64,
+    rate: Option<f64>,
+    parallelism: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(keys > 0, "--keys must be at least 1");
+    let env = StreamEnv::new().with_parallelism(parallelism);
+    super::cancel_on_ctrl_c(&env);
+    let mut source = env.generate(events, move |i| (format!("key-{}", i % keys), i % 100));
+    if let Some(r) = rate {
+        source = source.rate_limit(r);
+    }
+    source
+        .key_by(|(k, _)| k.clone())
+        .sum(|t: &mut (String, u64)| &mut t.1)
+        .sink_to(crate::connectors::print::PrintSink, "Sink: Print")
+        .set_parallelism(1);
+    let result = env.execute("rolling sum")?;
+    super::report(&result);
+    Ok(())
 }
 
 fn wordcount(input: Vec<PathBuf>, parallelism: usize) -> anyhow::Result<()> {

@@ -2,7 +2,8 @@
 //!
 //! Files are read in parallel by byte-range splits (see [`super::split`]). Each line is cut
 //! into fields (directly on the delimiter when it has no quote, by `csv_core` when it does)
-//! and deserialized with the `csv` crate's serde support, reusing one record buffer. A line
+//! and deserialized by a serde deserializer over the field ranges of the line, which follows
+//! the `csv` crate's data model (see `csv_de`) without copying fields into a record first. A line
 //! that does not deserialize becomes a [`DeadLetter`](strom_core::DeadLetter) whose message
 //! names the field, e.g. `field 'temperature' (column 3): invalid float literal`; empty lines
 //! are skipped.
@@ -13,9 +14,9 @@
 //!
 //! Limitation: a record is one line; quoted fields cannot contain newlines.
 
+use super::csv_de::{FieldError, Fields};
 use super::reader::{Emit, FileReader, KeepLines, LineParser, ValuesOnly};
 use super::split::{FileSplit, plan_splits, read_first_line};
-use csv::ByteRecord;
 use memchr::{memchr, memchr_iter};
 use serde::de::{DeserializeOwned, Visitor};
 use std::fmt;
@@ -158,16 +159,27 @@ where
 pub struct CsvLineParser<T> {
     delimiter: u8,
     has_header: bool,
-    /// The current file's header, when there is one.
-    header: Option<ByteRecord>,
+    /// The current file's header names, when there is one.
+    header: Option<Vec<String>>,
     /// The file `header` was read from.
     header_path: Option<PathBuf>,
     shape: Shape,
-    record: ByteRecord,
+    /// Field ranges of the current line (in the line, or in `quoted_out` for quoted lines).
+    bounds: Vec<(usize, usize)>,
     quoted: csv_core::Reader,
     quoted_out: Vec<u8>,
     quoted_ends: Vec<usize>,
     _type: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for CsvLineParser<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CsvLineParser")
+            .field("delimiter", &char::from(self.delimiter))
+            .field("has_header", &self.has_header)
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T: DeserializeOwned> CsvLineParser<T> {
@@ -180,7 +192,7 @@ impl<T: DeserializeOwned> CsvLineParser<T> {
             header: None,
             header_path: None,
             shape: probe_shape::<T>(),
-            record: ByteRecord::new(),
+            bounds: Vec::new(),
             quoted: csv_core::ReaderBuilder::new()
                 .delimiter(delimiter)
                 .terminator(csv_core::Terminator::Any(b'\n'))
@@ -191,31 +203,39 @@ impl<T: DeserializeOwned> CsvLineParser<T> {
         }
     }
 
-    /// Why `err` happened, naming the field by header name or struct field name, and its
-    /// 1-based column.
-    fn describe(&self, err: &csv::Error) -> String {
-        let csv::ErrorKind::Deserialize { err, .. } = err.kind() else {
-            return err.to_string();
-        };
-        let names_by_column = |i: usize| -> Option<String> {
+    /// Cut `line` into field ranges in `self.bounds`; `true` when they point into
+    /// `self.quoted_out` (the line had quotes) rather than into `line`.
+    #[inline]
+    fn split(&mut self, line: &[u8]) -> bool {
+        split_fields(
+            line,
+            self.delimiter,
+            &mut self.bounds,
+            &mut self.quoted,
+            &mut self.quoted_out,
+            &mut self.quoted_ends,
+        )
+    }
+
+    /// Why the line did not deserialize, naming the field by header name or struct field
+    /// name, and its 1-based column.
+    fn describe(&self, err: FieldError) -> String {
+        let name_of = |i: usize| -> Option<&str> {
             match (&self.header, &self.shape) {
-                (Some(header), _) => header
-                    .get(i)
-                    .map(|n| String::from_utf8_lossy(n).into_owned()),
-                (None, Shape::Struct(fields)) => fields.get(i).map(|n| (*n).to_owned()),
+                (Some(header), _) => header.get(i).map(String::as_str),
+                (None, Shape::Struct(fields)) => fields.get(i).copied(),
                 _ => None,
             }
         };
-        let at = |i: usize| match names_by_column(i) {
+        let at = |i: usize| match name_of(i) {
             Some(name) => format!("field '{name}' (column {})", i + 1),
             None => format!("column {}", i + 1),
         };
-        if let Some(field) = err.field() {
-            let i = usize::try_from(field).unwrap_or(usize::MAX);
-            return format!("{}: {}", at(i), err.kind());
+        if let Some(column) = err.column {
+            return format!("{}: {}", at(column), err.message);
         }
         // Too few columns for the header, struct or tuple: name the first missing one.
-        let columns = self.record.len();
+        let columns = self.bounds.len();
         let expected = match (&self.header, &self.shape) {
             (Some(header), _) => header.len(),
             (None, Shape::Struct(fields)) => fields.len(),
@@ -229,7 +249,7 @@ impl<T: DeserializeOwned> CsvLineParser<T> {
                 if columns == 1 { "" } else { "s" }
             );
         }
-        err.kind().to_string()
+        err.message
     }
 }
 
@@ -239,16 +259,15 @@ impl<T: DeserializeOwned> LineParser<T> for CsvLineParser<T> {
             return Ok(());
         }
         let first = read_first_line(path)?;
-        let mut header = ByteRecord::new();
-        split_fields(
-            strip_bom(&first),
-            self.delimiter,
-            &mut header,
-            &mut self.quoted,
-            &mut self.quoted_out,
-            &mut self.quoted_ends,
-        );
-        self.header = Some(header);
+        let first = strip_bom(&first);
+        let quoted = self.split(first);
+        let data = if quoted { &self.quoted_out[..] } else { first };
+        let names = self
+            .bounds
+            .iter()
+            .map(|&(s, e)| String::from_utf8_lossy(&data[s..e]).into_owned())
+            .collect();
+        self.header = Some(names);
         self.header_path = Some(path.to_path_buf());
         Ok(())
     }
@@ -264,17 +283,12 @@ impl<T: DeserializeOwned> LineParser<T> for CsvLineParser<T> {
         if line.is_empty() {
             return Ok(None);
         }
-        split_fields(
-            line,
-            self.delimiter,
-            &mut self.record,
-            &mut self.quoted,
-            &mut self.quoted_out,
-            &mut self.quoted_ends,
-        );
-        match self.record.deserialize::<T>(self.header.as_ref()) {
+        let quoted = self.split(line);
+        let data = if quoted { &self.quoted_out[..] } else { line };
+        let mut fields = Fields::new(data, &self.bounds, self.header.as_deref());
+        match T::deserialize(&mut fields) {
             Ok(value) => Ok(Some(value)),
-            Err(err) => Err(self.describe(&err)),
+            Err(err) => Err(self.describe(err)),
         }
     }
 }
@@ -284,26 +298,27 @@ fn strip_bom(line: &[u8]) -> &[u8] {
     line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
 }
 
-/// Cut `line` into the fields of `record`: on the delimiter directly when the line has no
-/// quote, with `csv_core` (quotes, doubled quotes, delimiters inside quotes) when it has.
+/// Cut `line` into field ranges `bounds`: on the delimiter directly when the line has no
+/// quote (ranges into `line`; returns `false`), with `csv_core` (quotes, doubled quotes,
+/// delimiters inside quotes) when it has (ranges into `out`; returns `true`).
 #[inline]
 fn split_fields(
     line: &[u8],
     delimiter: u8,
-    record: &mut ByteRecord,
+    bounds: &mut Vec<(usize, usize)>,
     quoted: &mut csv_core::Reader,
     out: &mut Vec<u8>,
     ends: &mut Vec<usize>,
-) {
-    record.clear();
+) -> bool {
+    bounds.clear();
     if memchr(b'"', line).is_none() {
         let mut start = 0;
         for end in memchr_iter(delimiter, line) {
-            record.push_field(&line[start..end]);
+            bounds.push((start, end));
             start = end + 1;
         }
-        record.push_field(&line[start..]);
-        return;
+        bounds.push((start, line.len()));
+        return false;
     }
     quoted.reset();
     if out.len() < line.len() + 1 {
@@ -337,9 +352,10 @@ fn split_fields(
     }
     let mut start = 0;
     for &end in &ends[..fields] {
-        record.push_field(&out[start..end]);
+        bounds.push((start, end));
         start = end;
     }
+    true
 }
 
 /// What the target type looks like to a deserializer, for naming fields in messages.

@@ -20,6 +20,7 @@
 //! [`TextLinesSink`] writes text verbatim, e.g. the original lines of [`WithLine`]s.
 
 pub mod csv;
+mod csv_de;
 pub mod json;
 pub mod reader;
 pub mod sink;
