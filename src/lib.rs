@@ -30,6 +30,7 @@
 
 #[doc(hidden)]
 pub mod cli;
+pub mod jobs;
 
 pub use strom_api::{
     CancelHandle, DataStream, DataStreamSink, JobResult, KeyedStream, OperatorStats, StreamEnv,
@@ -42,6 +43,7 @@ pub use strom_core::{
 };
 pub use strom_runtime as runtime;
 pub use strom_types as types;
+pub use strom_window as window;
 
 /// Everything a typical job needs: `use strom::prelude::*;`.
 pub mod prelude {

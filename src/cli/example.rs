@@ -7,6 +7,34 @@ use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum Example {
+    /// Per-sensor count, avg, min and max per event-time window over CSV
+    /// `sensor_id,ts_ms,temperature` (no header).
+    Sensors {
+        /// Input CSV file or directory.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// Output file: `sensor_id,window_start_ms,window_end_ms,count,avg,min,max`.
+        #[arg(long)]
+        output: PathBuf,
+        /// Output file for late records (their input lines).
+        #[arg(long)]
+        late_output: Option<PathBuf>,
+        /// tumble:SIZE | hop:SIZE,SLIDE | session:GAP
+        #[arg(long)]
+        window: crate::jobs::sensors::WindowSpec,
+        /// Bounded out-of-orderness of the watermark.
+        #[arg(long, default_value = "5s", value_parser = crate::jobs::duration::parse_duration)]
+        out_of_orderness: std::time::Duration,
+        /// Allowed lateness of windows.
+        #[arg(long, default_value = "0s", value_parser = crate::jobs::duration::parse_duration)]
+        allowed_lateness: std::time::Duration,
+        /// Watermark emission interval; 0ms emits after every record.
+        #[arg(long, default_value = "200ms", value_parser = crate::jobs::duration::parse_duration)]
+        watermark_interval: std::time::Duration,
+        /// Parallelism of source and windows.
+        #[arg(long, default_value_t = 1)]
+        parallelism: usize,
+    },
     /// Count words in text files (or a built-in text) and print the totals.
     Wordcount {
         /// Text files or directories to read (default: a built-in text).
@@ -46,6 +74,30 @@ Devoutly to be wish'd. To die, to sleep;";
 
 pub(crate) fn run(example: Example) -> anyhow::Result<()> {
     match example {
+        Example::Sensors {
+            input,
+            output,
+            late_output,
+            window,
+            out_of_orderness,
+            allowed_lateness,
+            watermark_interval,
+            parallelism,
+        } => {
+            let cfg = crate::jobs::sensors::SensorsConfig {
+                input,
+                output,
+                late_output,
+                window,
+                out_of_orderness,
+                allowed_lateness,
+                watermark_interval,
+                parallelism,
+            };
+            let result = crate::jobs::sensors::run(&cfg)?;
+            super::report(&result);
+            Ok(())
+        }
         Example::Wordcount { input, parallelism } => wordcount(input, parallelism),
         Example::RollingSum {
             events,

@@ -54,6 +54,11 @@ pub fn main() -> ExitCode {
 }
 
 /// Cancel the environment's job on Ctrl-C (the job then stops cleanly).
+pub fn cancel_on_ctrl_c_env(env: &crate::StreamEnv) {
+    cancel_on_ctrl_c(env)
+}
+
+/// Cancel the environment's job on Ctrl-C (the job then stops cleanly).
 pub(crate) fn cancel_on_ctrl_c(env: &crate::StreamEnv) {
     let handle = env.cancel_handle();
     let _ = ctrlc::set_handler(move || {

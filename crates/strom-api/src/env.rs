@@ -101,6 +101,14 @@ impl StreamEnv {
         self
     }
 
+    /// How often periodic watermarks are emitted when a strategy does not set its own
+    /// interval (default 200 ms, Flink's `pipeline.auto-watermark-interval`); zero emits a
+    /// watermark after every record.
+    pub fn with_auto_watermark_interval(self, interval: Duration) -> Self {
+        self.lock().config.auto_watermark_interval = interval;
+        self
+    }
+
     /// Use `clock` for processing time (tests use a manual clock).
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
         self.lock().config.clock = clock;

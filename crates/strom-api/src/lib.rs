@@ -24,8 +24,10 @@
 mod env;
 mod keyed;
 mod stream;
+mod windowed;
 
 pub use env::StreamEnv;
 pub use keyed::KeyedStream;
 pub use stream::{DataStream, DataStreamSink};
 pub use strom_runtime::{CancelHandle, JobResult, OperatorStats};
+pub use windowed::WindowedStream;

@@ -201,9 +201,29 @@ fn plan_cuts_files_into_ranges_and_skips_empty_files() -> TestResult {
             (b, 0, 100)
         ]
     );
+    // Three splits of a file: the readers position them.
     assert_eq!(splits[0].line, Some(1));
     assert_eq!(splits[1].line, None);
     assert_eq!(splits[1].offset, 100);
+
+    // Four or more: positioned in one pass while planning.
+    let lines = dir.path().join("lines.txt");
+    fs::write(&lines, "aaaa\nbb\ncccccccc\nd\n")?;
+    let splits = plan_splits(std::slice::from_ref(&lines), 1, Some(5))?;
+    let positions: Vec<_> = splits
+        .iter()
+        .map(|s| (s.start, s.end, s.offset, s.line))
+        .collect();
+    assert_eq!(
+        positions,
+        vec![
+            (0, 5, 0, Some(1)),
+            (5, 10, 5, Some(2)),
+            (10, 15, 17, Some(4)),
+            (15, 19, 17, Some(4)),
+        ]
+    );
+    assert!(splits[2].is_finished());
     Ok(())
 }
 

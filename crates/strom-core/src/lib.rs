@@ -17,6 +17,7 @@ pub mod function;
 mod side_output;
 pub mod sink;
 pub mod source;
+pub mod watermark;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use data::{Data, Key, java_string_hash, stable_hash};

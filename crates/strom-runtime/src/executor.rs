@@ -39,6 +39,9 @@ pub struct ExecutionConfig {
     pub chaining: bool,
     /// The processing-time clock.
     pub clock: Arc<dyn Clock>,
+    /// How often periodic watermarks are emitted when a strategy does not say (Flink's
+    /// `pipeline.auto-watermark-interval`, 200 ms).
+    pub auto_watermark_interval: Duration,
 }
 
 impl Default for ExecutionConfig {
@@ -51,6 +54,7 @@ impl Default for ExecutionConfig {
             channel_capacity: 4,
             chaining: true,
             clock: Arc::new(SystemClock),
+            auto_watermark_interval: Duration::from_millis(200),
         }
     }
 }
@@ -304,6 +308,7 @@ struct SubtaskBuilder<'a> {
     env: &'a TaskEnv,
     batch_size: usize,
     writer_config: WriterConfig,
+    auto_watermark_interval: Duration,
 }
 
 impl SubtaskBuilder<'_> {
@@ -378,6 +383,7 @@ impl SubtaskBuilder<'_> {
             rate_limit: node
                 .rate_limit
                 .map(|r| r / self.plan.parallelism[id] as f64),
+            auto_watermark_interval: self.auto_watermark_interval,
         };
         node.builder.build(
             &ctx,
@@ -437,6 +443,7 @@ pub fn execute(
             let done = done_tx.clone();
             let job = job_name.to_string();
             let batch_size = config.batch_size.max(1);
+            let auto_watermark_interval = config.auto_watermark_interval;
             let thread_label = label.clone();
             let spawn = std::thread::Builder::new()
                 .name(label.chars().take(15).collect())
@@ -453,6 +460,7 @@ pub fn execute(
                             env: &env,
                             batch_size,
                             writer_config,
+                            auto_watermark_interval,
                         };
                         let built = b.build(head)?;
                         let runner = plan.graph.nodes[head].builder.build_task(

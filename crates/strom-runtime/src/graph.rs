@@ -115,6 +115,8 @@ pub struct BuildContext {
     pub batch_size: usize,
     /// For sources: this subtask's share of the rate limit, records per second.
     pub rate_limit: Option<f64>,
+    /// Default periodic watermark interval.
+    pub auto_watermark_interval: std::time::Duration,
 }
 
 /// An operator's outputs with the main output's type erased.

@@ -87,6 +87,49 @@ where
     }
 }
 
+/// A node whose instances are custom chain links (operators that need to interleave
+/// records and control events themselves, like watermark assignment).
+pub struct LinkNode<In, Out, F> {
+    factory: F,
+    _types: PhantomData<fn(In) -> Out>,
+}
+
+impl<In, Out, F> LinkNode<In, Out, F> {
+    /// A node creating links with `factory`.
+    pub fn new(factory: F) -> Self {
+        LinkNode {
+            factory,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<In, Out, F> NodeBuilder for LinkNode<In, Out, F>
+where
+    In: Send + 'static,
+    Out: Send + 'static,
+    F: Fn(&BuildContext, Outputs<Out>) -> Result<Box<dyn Downstream<In>>> + Send + Sync,
+{
+    fn arity(&self) -> NodeArity {
+        NodeArity::OneInput
+    }
+
+    fn build(&self, ctx: &BuildContext, outputs: ErasedOutputs) -> Result<Box<dyn Any + Send>> {
+        let outputs = outputs.typed::<Out>()?;
+        let link = guarded(&ctx.info, || (self.factory)(ctx, outputs))?;
+        Ok(Box::new(link))
+    }
+
+    fn build_task(
+        &self,
+        head: Box<dyn Any + Send>,
+        receivers: Vec<(usize, Box<dyn Any + Send>)>,
+        env: TaskEnv,
+    ) -> Result<Box<dyn TaskRunner>> {
+        one_input_task::<In>(head, receivers, env)
+    }
+}
+
 /// A sink node: one [`SinkWriter`] per subtask.
 pub struct SinkNode<T, S> {
     sink: Arc<S>,

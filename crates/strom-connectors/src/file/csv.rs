@@ -17,7 +17,7 @@
 use super::csv_de::{FieldError, Fields};
 use super::reader::{Emit, FileReader, KeepLines, LineParser, ValuesOnly};
 use super::split::{FileSplit, plan_splits, read_first_line};
-use memchr::{memchr, memchr_iter};
+use memchr::{memchr_iter, memchr2_iter};
 use serde::de::{DeserializeOwned, Visitor};
 use std::fmt;
 use std::marker::PhantomData;
@@ -311,15 +311,21 @@ fn split_fields(
     ends: &mut Vec<usize>,
 ) -> bool {
     bounds.clear();
-    if memchr(b'"', line).is_none() {
-        let mut start = 0;
-        for end in memchr_iter(delimiter, line) {
-            bounds.push((start, end));
-            start = end + 1;
+    let mut start = 0;
+    let mut has_quote = false;
+    for at in memchr2_iter(delimiter, b'"', line) {
+        if line[at] != delimiter {
+            has_quote = true;
+            break;
         }
+        bounds.push((start, at));
+        start = at + 1;
+    }
+    if !has_quote {
         bounds.push((start, line.len()));
         return false;
     }
+    bounds.clear();
     quoted.reset();
     if out.len() < line.len() + 1 {
         out.resize(line.len() + 1, 0);

@@ -120,10 +120,20 @@ pub fn auto_split_size(total_bytes: u64, parallelism: usize) -> u64 {
         .clamp(MIN_AUTO_SPLIT_SIZE, MAX_AUTO_SPLIT_SIZE)
 }
 
+/// Splits per file from which [`plan_splits`] positions the splits itself.
+pub const POSITION_WHEN_SPLITS_PER_FILE: usize = 4;
+
 /// Cut the files that `paths` stand for (see [`list_files`]) into splits of `split_size`
 /// bytes (the last split of a file may be shorter), or of [`auto_split_size`] when
 /// `split_size` is `None`. Empty files get no split. Splits are listed file by file, in
 /// byte order.
+///
+/// Each split not starting at byte 0 must find its first line and count the newlines
+/// before it, which means reading the file up to the split. For a file cut into few splits
+/// the readers do that when they open them (in parallel). For a file cut into
+/// [`POSITION_WHEN_SPLITS_PER_FILE`] splits or more, one reader per split reading the start of
+/// the file would read it quadratically often, so this function positions all of them in one
+/// sequential pass over the file and they come back with `line` set.
 pub fn plan_splits(
     paths: &[PathBuf],
     parallelism: usize,
@@ -135,15 +145,84 @@ pub fn plan_splits(
         .unwrap_or_else(|| auto_split_size(total, parallelism))
         .max(1);
     let mut splits = Vec::new();
+    let mut buf = Vec::new();
     for (path, len) in files {
+        let first = splits.len();
         let mut start = 0;
         while start < len {
             let end = start.saturating_add(size).min(len);
             splits.push(FileSplit::new(path.clone(), start, end));
             start = end;
         }
+        if splits.len() - first >= POSITION_WHEN_SPLITS_PER_FILE {
+            position_splits(&mut splits[first..], &mut buf)?;
+        }
     }
     Ok(splits)
+}
+
+/// Position the unopened splits (`line == None`) among `splits`, all of one file and sorted
+/// by `start`: skip each one's partial first line and number its first owned line.
+///
+/// One sequential pass over the file up to the last split's first line, counting newlines
+/// with `memchr`, so positioning all splits of a file costs one read of it (not one read
+/// per split). A split that owns no line gets `offset >= end`.
+fn position_splits(splits: &mut [FileSplit], buf: &mut Vec<u8>) -> Result<(), BoxError> {
+    let Some(first) = splits.iter().find(|s| s.line.is_none()) else {
+        return Ok(());
+    };
+    let path = first.path.clone();
+    if buf.is_empty() {
+        buf.resize(READ_BUFFER_SIZE, 0);
+    }
+    let mut file = File::open(&path).map_err(|e| io_error("cannot open", &path, &e))?;
+    // The bytes [chunk_start, chunk_start + chunk_len) are in `buf`; `newlines` counts the
+    // newlines in [0, scan). After a split found its newline at p, scan = p + 1.
+    let (mut chunk_start, mut chunk_len) = (0u64, 0usize);
+    let (mut scan, mut newlines) = (0u64, 0u64);
+    let mut eof = false;
+    for split in splits.iter_mut().filter(|s| s.line.is_none()) {
+        if split.start == 0 {
+            split.offset = 0;
+            split.line = Some(1);
+            continue;
+        }
+        // The first line owned starts after the first newline at or after start - 1.
+        let limit = split.start - 1;
+        let mut found = scan > limit;
+        while !found && !eof {
+            let chunk_end = chunk_start + chunk_len as u64;
+            if scan >= chunk_end {
+                chunk_start = chunk_end;
+                chunk_len =
+                    read_some(&mut file, buf).map_err(|e| io_error("cannot read", &path, &e))?;
+                eof = chunk_len == 0;
+                continue;
+            }
+            let data = &buf[(scan - chunk_start) as usize..chunk_len];
+            if scan < limit {
+                let upto = usize::try_from(limit - scan)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len());
+                newlines += memchr::memchr_iter(b'\n', &data[..upto]).count() as u64;
+                scan += upto as u64;
+            } else if let Some(i) = memchr(b'\n', data) {
+                scan += i as u64 + 1;
+                newlines += 1;
+                found = true;
+            } else {
+                scan += data.len() as u64;
+            }
+        }
+        if found {
+            split.offset = scan;
+        } else {
+            // No newline after the split's start: it owns no line.
+            split.offset = scan.max(split.end);
+        }
+        split.line = Some(newlines + 1);
+    }
+    Ok(())
 }
 
 /// An I/O error message naming the path.
@@ -237,40 +316,19 @@ impl LineReader {
     /// Position a split that starts inside the file: skip the partial line and count the
     /// newlines before the first owned line.
     fn find_first_line(&mut self) -> Result<(), BoxError> {
-        if self.start == 0 {
-            self.offset = 0;
-            self.line = 1;
-            return Ok(());
-        }
-        let mut file =
-            File::open(&self.path).map_err(|e| io_error("cannot open", &self.path, &e))?;
-        // Newlines strictly before `limit` are counted; the first one at or after it ends
-        // the partial line.
-        let limit = self.start - 1;
-        let mut pos: u64 = 0;
-        let mut newlines: u64 = 0;
-        loop {
-            let n = read_some(&mut file, &mut self.buf)
-                .map_err(|e| io_error("cannot read", &self.path, &e))?;
-            if n == 0 {
-                // No newline after `limit`: the split owns no line.
-                self.offset = pos.max(self.end);
-                self.line = newlines + 1;
-                return Ok(());
-            }
-            let chunk = &self.buf[..n];
-            let before = usize::try_from(limit.saturating_sub(pos))
-                .unwrap_or(usize::MAX)
-                .min(n);
-            newlines += memchr::memchr_iter(b'\n', &chunk[..before]).count() as u64;
-            if let Some(i) = memchr(b'\n', &chunk[before..]) {
-                let newline_at = pos + (before + i) as u64;
-                self.offset = newline_at + 1;
-                self.line = newlines + 2;
-                return Ok(());
-            }
-            pos += n as u64;
-        }
+        let mut split = FileSplit {
+            path: std::mem::take(&mut self.path),
+            start: self.start,
+            end: self.end,
+            offset: self.start,
+            line: None,
+        };
+        let positioned = position_splits(std::slice::from_mut(&mut split), &mut self.buf);
+        self.path = split.path;
+        positioned?;
+        self.offset = split.offset;
+        self.line = split.line.unwrap_or(1);
+        Ok(())
     }
 
     /// The next line: its 1-based number and its bytes without the line terminator, or

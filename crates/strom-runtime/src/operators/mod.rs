@@ -4,7 +4,9 @@
 mod basic;
 mod process;
 mod reduce;
+mod watermarks;
 
 pub use basic::{Filter, FlatMap, Map, TryMap};
 pub use process::Process;
 pub use reduce::KeyedReduce;
+pub use watermarks::TimestampsAndWatermarks;

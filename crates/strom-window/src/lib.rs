@@ -1,0 +1,25 @@
+//! Windows with Apache Flink's semantics: assigners (tumbling, sliding, session, global,
+//! in event or processing time), triggers, evictors, allowed lateness with late side
+//! output, and window functions (reduce, aggregate, process, and combinations), run by
+//! [`WindowOperator`].
+
+pub mod assigner;
+pub mod evictor;
+pub mod function;
+pub mod operator;
+pub mod trigger;
+pub mod window;
+
+pub use assigner::{
+    EventTimeSessionWindows, GlobalWindows, ProcessingTimeSessionWindows, SlidingEventTimeWindows,
+    SlidingProcessingTimeWindows, TumblingEventTimeWindows, TumblingProcessingTimeWindows,
+    WindowAssigner,
+};
+pub use evictor::{CountEvictor, Evictor, NoEvictor, TimeEvictor};
+pub use function::{AggregateFunction, ProcessWindowFunction, WindowContext, WindowElements};
+pub use operator::{WindowOperator, WindowSettings};
+pub use trigger::{
+    ContinuousEventTimeTrigger, CountTrigger, EventTimeTrigger, NeverTrigger,
+    ProcessingTimeTrigger, PurgingTrigger, Trigger, TriggerContext, TriggerResult,
+};
+pub use window::{GlobalWindow, TimeWindow, Window};

@@ -1,0 +1,296 @@
+//! The IoT sensor job behind `strom example sensors`: per sensor and window, the count,
+//! average, minimum and maximum temperature of CSV readings `sensor_id,ts_ms,temperature`,
+//! in event time with bounded out-of-orderness, optional allowed lateness and a late-data
+//! output that gets each late record's input line verbatim.
+//!
+//! Output rows: `sensor_id,window_start_ms,window_end_ms,count,avg,min,max`, doubles
+//! printed as Java prints them (as Flink's output does).
+
+use crate::connectors::file::{CsvSource, TextLinesSink, WithLine};
+use crate::core::watermark::WatermarkStrategy;
+use crate::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+use strom_window::{
+    AggregateFunction, EventTimeSessionWindows, SlidingEventTimeWindows, TimeWindow,
+    TumblingEventTimeWindows, WindowAssigner, WindowContext, WindowElements,
+};
+
+/// One input line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SensorReading {
+    /// The sensor.
+    pub sensor_id: String,
+    /// Event time, epoch ms.
+    pub ts_ms: i64,
+    /// Degrees Celsius.
+    pub temperature: f64,
+}
+
+/// Which windows to compute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowSpec {
+    /// `tumble:SIZE`
+    Tumble(Duration),
+    /// `hop:SIZE,SLIDE`
+    Hop(Duration, Duration),
+    /// `session:GAP`
+    Session(Duration),
+}
+
+impl std::str::FromStr for WindowSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let d = super::duration::parse_duration;
+        let (kind, args) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}': expected tumble:SIZE, hop:SIZE,SLIDE or session:GAP"))?;
+        let spec = match kind {
+            "tumble" => WindowSpec::Tumble(d(args)?),
+            "hop" => {
+                let (size, slide) = args
+                    .split_once(',')
+                    .ok_or_else(|| format!("'{s}': hop needs SIZE,SLIDE, e.g. hop:10s,5s"))?;
+                WindowSpec::Hop(d(size)?, d(slide)?)
+            }
+            "session" => WindowSpec::Session(d(args)?),
+            _ => {
+                return Err(format!(
+                    "'{kind}': unknown window kind (tumble, hop, session)"
+                ));
+            }
+        };
+        let zero = match spec {
+            WindowSpec::Tumble(a) | WindowSpec::Session(a) => a.is_zero(),
+            WindowSpec::Hop(a, b) => a.is_zero() || b.is_zero(),
+        };
+        if zero {
+            return Err(format!("'{s}': window sizes must be positive"));
+        }
+        Ok(spec)
+    }
+}
+
+/// Everything the job takes.
+#[derive(Clone, Debug)]
+pub struct SensorsConfig {
+    /// Input CSV files or directories.
+    pub input: Vec<PathBuf>,
+    /// Output file for window rows.
+    pub output: PathBuf,
+    /// Output file for late records (their input lines).
+    pub late_output: Option<PathBuf>,
+    /// The windows.
+    pub window: WindowSpec,
+    /// Bounded out-of-orderness of the watermark.
+    pub out_of_orderness: Duration,
+    /// Allowed lateness of windows.
+    pub allowed_lateness: Duration,
+    /// Watermark emission interval (0 = after every record).
+    pub watermark_interval: Duration,
+    /// Parallelism of source and windows.
+    pub parallelism: usize,
+}
+
+/// Count, sum, min and max of a window.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Readings.
+    pub count: u64,
+    /// Sum of temperatures, in arrival order.
+    pub sum: f64,
+    /// Minimum.
+    pub min: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// The incremental aggregate: keeps only [`Stats`] per window.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AvgMinMax;
+
+impl AggregateFunction<WithLine<SensorReading>> for AvgMinMax {
+    type Acc = Stats;
+    type Out = Stats;
+    fn create_accumulator(&self) -> Stats {
+        Stats {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+    #[inline]
+    fn add(&self, acc: &mut Stats, r: &WithLine<SensorReading>) {
+        let t = r.value.temperature;
+        acc.count += 1;
+        acc.sum += t;
+        if t < acc.min {
+            acc.min = t;
+        }
+        if t > acc.max {
+            acc.max = t;
+        }
+    }
+    fn get_result(&self, acc: &Stats) -> Stats {
+        *acc
+    }
+    fn merge(&self, a: Stats, b: Stats) -> Stats {
+        Stats {
+            count: a.count + b.count,
+            sum: a.sum + b.sum,
+            min: a.min.min(b.min),
+            max: a.max.max(b.max),
+        }
+    }
+}
+
+/// A double as Java's `Double.toString` prints it (for values in `[1e-3, 1e7)` and zero;
+/// scientific notation otherwise).
+pub fn java_double(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    let a = v.abs();
+    if v == 0.0 || (1e-3..1e7).contains(&a) {
+        let s = format!("{v}");
+        if s.contains('.') { s } else { format!("{s}.0") }
+    } else {
+        let s = format!("{v:e}");
+        let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = if mantissa.contains('.') {
+            mantissa.to_string()
+        } else {
+            format!("{mantissa}.0")
+        };
+        format!("{mantissa}E{exp}")
+    }
+}
+
+/// Format one result row.
+pub fn format_row(sensor: &str, w: &TimeWindow, s: &Stats) -> String {
+    format!(
+        "{sensor},{},{},{},{},{},{}",
+        w.start,
+        w.end,
+        s.count,
+        java_double(s.sum / s.count as f64),
+        java_double(s.min),
+        java_double(s.max)
+    )
+}
+
+fn emit_row(
+    key: &String,
+    ctx: &mut WindowContext<'_, TimeWindow>,
+    mut stats: WindowElements<'_, Stats>,
+    out: &mut Collector<'_, String>,
+) -> Result<(), BoxError> {
+    if let Some(s) = stats.next() {
+        out.collect(format_row(key, ctx.window(), s));
+    }
+    Ok(())
+}
+
+type Line = WithLine<SensorReading>;
+
+/// Build and run the job; returns its result.
+pub fn run(cfg: &SensorsConfig) -> Result<strom_api::JobResult, StromError> {
+    let env = StreamEnv::new().with_parallelism(cfg.parallelism.max(1));
+    crate::cli::cancel_on_ctrl_c_env(&env);
+    let source = CsvSource::<SensorReading>::new(cfg.input.clone()).with_lines();
+    let readings = env
+        .from_source(source, "Source: CSV")
+        .assign_timestamps_and_watermarks(
+            WatermarkStrategy::for_bounded_out_of_orderness(cfg.out_of_orderness)
+                .with_timestamp_assigner(|r: &Line, _| r.value.ts_ms)
+                .with_emission_interval(cfg.watermark_interval),
+        );
+    let late = OutputTag::<Line>::new("late");
+    let rows = match cfg.window {
+        WindowSpec::Tumble(size) => {
+            windowed(readings, TumblingEventTimeWindows::of(size), cfg, &late)
+        }
+        WindowSpec::Hop(size, slide) => windowed(
+            readings,
+            SlidingEventTimeWindows::of(size, slide),
+            cfg,
+            &late,
+        ),
+        WindowSpec::Session(gap) => {
+            windowed(readings, EventTimeSessionWindows::with_gap(gap), cfg, &late)
+        }
+    };
+    if let Some(path) = &cfg.late_output {
+        rows.side_output(&late)
+            .sink_to(TextLinesSink::new(path.clone()), "Sink: Late")
+            .set_parallelism(1);
+    }
+    rows.sink_to(TextLinesSink::new(cfg.output.clone()), "Sink: Windows")
+        .set_parallelism(1);
+    env.execute("sensors")
+}
+
+fn windowed<A>(
+    readings: DataStream<Line>,
+    assigner: A,
+    cfg: &SensorsConfig,
+    late: &OutputTag<Line>,
+) -> DataStream<String>
+where
+    A: WindowAssigner<Line, W = TimeWindow>,
+    A::DefaultTrigger: strom_window::Trigger<Line, TimeWindow> + Clone + Sync + 'static,
+{
+    readings
+        .key_by(|r: &Line| r.value.sensor_id.clone())
+        .window(assigner)
+        .allowed_lateness(cfg.allowed_lateness)
+        .side_output_late_data(late)
+        .aggregate_with_process(AvgMinMax, emit_row)
+        .name("Window Stats")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_print_as_in_java() {
+        assert_eq!(java_double(26.0), "26.0");
+        assert_eq!(java_double(25.18049999999999), "25.18049999999999");
+        assert_eq!(java_double(18.240000000000002), "18.240000000000002");
+        assert_eq!(java_double(-3.5), "-3.5");
+        assert_eq!(java_double(0.0), "0.0");
+        assert_eq!(java_double(1e7), "1.0E7");
+        assert_eq!(java_double(1.5e-4), "1.5E-4");
+    }
+
+    #[test]
+    fn window_specs() {
+        assert_eq!(
+            "tumble:10s".parse(),
+            Ok(WindowSpec::Tumble(Duration::from_secs(10)))
+        );
+        assert_eq!(
+            "hop:10s,5s".parse(),
+            Ok(WindowSpec::Hop(
+                Duration::from_secs(10),
+                Duration::from_secs(5)
+            ))
+        );
+        assert_eq!(
+            "session:3s".parse(),
+            Ok(WindowSpec::Session(Duration::from_secs(3)))
+        );
+        assert!("tumble:0s".parse::<WindowSpec>().is_err());
+        assert!("slide:1s".parse::<WindowSpec>().is_err());
+    }
+}
