@@ -33,7 +33,9 @@ pub mod cli;
 pub mod jobs;
 
 pub use strom_api::{
-    CancelHandle, DataStream, DataStreamSink, JobResult, KeyedStream, OperatorStats, StreamEnv,
+    AllWindowedStream, CancelHandle, CoGroupedStreams, DataStream, DataStreamSink, IntervalJoin,
+    IntervalJoined, JobResult, JoinedStreams, KeyedStream, OperatorStats, StreamEnv,
+    WindowedStream,
 };
 pub use strom_connectors as connectors;
 pub use strom_core as core;
@@ -47,6 +49,12 @@ pub use strom_window as window;
 
 /// Everything a typical job needs: `use strom::prelude::*;`.
 pub mod prelude {
+    pub use crate::core::watermark::WatermarkStrategy;
+    pub use crate::window::{
+        AggregateFunction, Either, EventTimeSessionWindows, GlobalWindows, ProcessWindowFunction,
+        SlidingEventTimeWindows, TimeWindow, TumblingEventTimeWindows, WindowContext,
+        WindowElements,
+    };
     pub use crate::{
         BoxError, Collector, Data, DataStream, DeadLetter, Key, KeyedStream, OutputTag,
         ProcessContext, ProcessFunction, StreamEnv, StromError, TaskInfo,

@@ -1,16 +1,24 @@
 //! `strom example sensors` over Flink's golden input equals Flink's own outputs
 //! (tests/data/golden, copied from ../shared/golden): rows exact, avg within 1e-9 relative.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn golden(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/golden")
+        .join(name)
 }
 
 fn sorted_lines(path: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines: Vec<String> = text.lines().filter(|l| !l.is_empty()).map(str::to_string).collect();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
     lines.sort();
     lines
 }
@@ -19,7 +27,12 @@ fn sorted_lines(path: &Path) -> Vec<String> {
 /// in the last bits (Flink SQL pre-aggregates in two phases).
 fn assert_rows_match(got: &Path, want: &Path) {
     let (got, want) = (sorted_lines(got), sorted_lines(want));
-    assert_eq!(got.len(), want.len(), "row count differs from {}", want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "row count differs from {}",
+        want.len()
+    );
     for (g, w) in got.iter().zip(&want) {
         if g == w {
             continue;
@@ -29,7 +42,10 @@ fn assert_rows_match(got: &Path, want: &Path) {
         for (i, (a, b)) in gf.iter().zip(&wf).enumerate() {
             if i == 4 {
                 let (a, b): (f64, f64) = (a.parse().unwrap(), b.parse().unwrap());
-                assert!((a - b).abs() <= 1e-9 * b.abs(), "avg {a} vs {b} in {g} / {w}");
+                assert!(
+                    (a - b).abs() <= 1e-9 * b.abs(),
+                    "avg {a} vs {b} in {g} / {w}"
+                );
             } else {
                 assert_eq!(a, b, "field {i} in {g} vs {w}");
             }
@@ -51,14 +67,25 @@ fn run_sensors(args: &[&str], late: bool) -> (tempfile::TempDir, PathBuf, PathBu
         cmd.arg("--late-output").arg(&late_out);
     }
     let res = cmd.output().unwrap();
-    assert!(res.status.success(), "{}", String::from_utf8_lossy(&res.stderr));
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
     (dir, out, late_out)
 }
 
 #[test]
 fn datastream_tumble_with_late_output() {
     let (_d, out, late) = run_sensors(
-        &["--window", "tumble:10s", "--out-of-orderness", "5s", "--watermark-interval", "0ms"],
+        &[
+            "--window",
+            "tumble:10s",
+            "--out-of-orderness",
+            "5s",
+            "--watermark-interval",
+            "0ms",
+        ],
         true,
     );
     assert_rows_match(&out, &golden("ds_tumble.csv"));
@@ -81,12 +108,22 @@ fn datastream_tumble_with_allowed_lateness() {
         true,
     );
     assert_rows_match(&out, &golden("ds_tumble_lateness2s.csv"));
-    assert_eq!(sorted_lines(&late), sorted_lines(&golden("ds_late_lateness2s.csv")));
+    assert_eq!(
+        sorted_lines(&late),
+        sorted_lines(&golden("ds_late_lateness2s.csv"))
+    );
 }
 
 fn sql(window: &str, file: &str) {
     let (_d, out, _) = run_sensors(
-        &["--window", window, "--out-of-orderness", "4999ms", "--watermark-interval", "0ms"],
+        &[
+            "--window",
+            window,
+            "--out-of-orderness",
+            "4999ms",
+            "--watermark-interval",
+            "0ms",
+        ],
         false,
     );
     assert_rows_match(&out, &golden(file));

@@ -188,6 +188,7 @@ pub fn format_row(sensor: &str, w: &TimeWindow, s: &Stats) -> String {
     )
 }
 
+#[allow(clippy::ptr_arg)] // the key type of a window function is the stream's key type
 fn emit_row(
     key: &String,
     ctx: &mut WindowContext<'_, TimeWindow>,
@@ -256,6 +257,109 @@ where
         .side_output_late_data(late)
         .aggregate_with_process(AvgMinMax, emit_row)
         .name("Window Stats")
+}
+
+/// The in-memory variant for benchmarks (no parsing), matching Flink's `SensorWindows --gen`.
+#[derive(Clone, Debug)]
+pub struct GeneratorConfig {
+    /// Number of events.
+    pub events: u64,
+    /// Number of sensors.
+    pub sensors: u64,
+    /// Event-time spacing between consecutive events (overall).
+    pub interval_ms: i64,
+    /// The windows.
+    pub window: WindowSpec,
+    /// Watermark emission interval.
+    pub watermark_interval: Duration,
+    /// Parallelism.
+    pub parallelism: usize,
+}
+
+/// Event `i` of the generator: sensor `i % sensors`, in event-time order per subtask
+/// (subtask `s` generates `s, s+p, …`; its k-th event is at `base + k * interval * p`), and a
+/// temperature from a hash of `i` — the same stream as Flink's `SensorWindows.Gen`.
+pub fn generated_reading(i: u64, sensors: u64, interval_ms: i64, p: u64) -> SensorReading {
+    let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let h = h ^ (h >> 31);
+    SensorReading {
+        sensor_id: format!("s{:03}", i % sensors),
+        ts_ms: 1_704_067_200_000 + (i / p) as i64 * interval_ms * p as i64,
+        temperature: 15.0 + (h & 0xFFFF) as f64 / 65536.0 * 15.0,
+    }
+}
+
+/// Run the generator variant; returns the job result and the number of window rows.
+pub fn run_generated(cfg: &GeneratorConfig) -> Result<(strom_api::JobResult, u64), StromError> {
+    let p = cfg.parallelism.max(1);
+    let env = StreamEnv::new().with_parallelism(p);
+    let (sensors, interval, events) = (cfg.sensors.max(1), cfg.interval_ms, cfg.events);
+    let readings = env
+        .generate(Some(events), move |i| {
+            generated_reading(i, sensors, interval, p as u64)
+        })
+        .assign_timestamps_and_watermarks(
+            WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(5))
+                .with_timestamp_assigner(|r: &SensorReading, _| r.ts_ms)
+                .with_emission_interval(cfg.watermark_interval),
+        );
+    fn stats<A>(s: DataStream<SensorReading>, a: A) -> DataStream<String>
+    where
+        A: WindowAssigner<SensorReading, W = TimeWindow>,
+        A::DefaultTrigger:
+            strom_window::Trigger<SensorReading, TimeWindow> + Clone + Sync + 'static,
+    {
+        s.key_by(|r: &SensorReading| r.sensor_id.clone())
+            .window(a)
+            .aggregate_with_process(
+                ReadingStats,
+                |key: &String,
+                 ctx: &mut WindowContext<'_, TimeWindow>,
+                 mut st: WindowElements<'_, Stats>,
+                 out: &mut Collector<'_, String>| {
+                    if let Some(s) = st.next() {
+                        out.collect(format_row(key, ctx.window(), s));
+                    }
+                    Ok(())
+                },
+            )
+            .name("Window Stats")
+    }
+    let rows = match cfg.window {
+        WindowSpec::Tumble(size) => stats(readings, TumblingEventTimeWindows::of(size)),
+        WindowSpec::Hop(size, slide) => stats(readings, SlidingEventTimeWindows::of(size, slide)),
+        WindowSpec::Session(gap) => stats(readings, EventTimeSessionWindows::with_gap(gap)),
+    };
+    rows.discard();
+    let result = env.execute("sensors (generator)")?;
+    let n = result.operator("Window Stats").map_or(0, |o| o.records_out);
+    Ok((result, n))
+}
+
+/// [`AvgMinMax`] over plain readings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadingStats;
+
+impl AggregateFunction<SensorReading> for ReadingStats {
+    type Acc = Stats;
+    type Out = Stats;
+    fn create_accumulator(&self) -> Stats {
+        <AvgMinMax as AggregateFunction<Line>>::create_accumulator(&AvgMinMax)
+    }
+    #[inline]
+    fn add(&self, acc: &mut Stats, r: &SensorReading) {
+        let t = r.temperature;
+        acc.count += 1;
+        acc.sum += t;
+        acc.min = acc.min.min(t);
+        acc.max = acc.max.max(t);
+    }
+    fn get_result(&self, acc: &Stats) -> Stats {
+        *acc
+    }
+    fn merge(&self, a: Stats, b: Stats) -> Stats {
+        <AvgMinMax as AggregateFunction<Line>>::merge(&AvgMinMax, a, b)
+    }
 }
 
 #[cfg(test)]

@@ -22,12 +22,17 @@
 //! ```
 
 mod env;
+mod join;
 mod keyed;
 mod stream;
 mod windowed;
 
 pub use env::StreamEnv;
+pub use join::{
+    CoGroup, CoGroupedStreams, InnerJoin, IntervalBound, IntervalJoin, IntervalJoined, JoinEqualTo,
+    JoinWhere, JoinWindow, JoinedStreams,
+};
 pub use keyed::KeyedStream;
 pub use stream::{DataStream, DataStreamSink};
 pub use strom_runtime::{CancelHandle, JobResult, OperatorStats};
-pub use windowed::WindowedStream;
+pub use windowed::{AllWindowedStream, WindowedStream};

@@ -56,10 +56,7 @@ impl<T: Data> DataStream<T> {
 
     /// Windows over the whole (non-keyed) stream, evaluated by one subtask (Flink's
     /// `windowAll`).
-    pub fn window_all<A>(
-        self,
-        assigner: A,
-    ) -> WindowedStream<T, (), fn(&T) -> (), A, A::DefaultTrigger, NoEvictor>
+    pub fn window_all<A>(self, assigner: A) -> AllWindowedStream<T, A, A::DefaultTrigger, NoEvictor>
     where
         A: WindowAssigner<T>,
     {
@@ -73,14 +70,16 @@ impl<T: Data> DataStream<T> {
     pub fn count_window_all(
         self,
         size: u64,
-    ) -> WindowedStream<T, (), fn(&T) -> (), GlobalWindows, PurgingTrigger<CountTrigger>, NoEvictor>
-    {
+    ) -> AllWindowedStream<T, GlobalWindows, PurgingTrigger<CountTrigger>, NoEvictor> {
         self.window_all(GlobalWindows::create())
             .trigger(PurgingTrigger::of(CountTrigger::of(size)))
     }
 }
 
 fn unit_key<T>(_: &T) {}
+
+/// A windowed non-keyed stream (Flink's `AllWindowedStream`): one key, one subtask.
+pub type AllWindowedStream<T, A, Tr, E> = WindowedStream<T, (), fn(&T) -> (), A, Tr, E>;
 
 impl<T, K, KF> KeyedStream<T, K, KF>
 where

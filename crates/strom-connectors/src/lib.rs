@@ -3,9 +3,9 @@
 //!
 //! * [`collection`]: a bounded source over a `Vec` or iterator.
 //! * [`generator`]: a deterministic generator (count or unbounded) split across subtasks.
-//! * [`file`]: CSV and JSON-lines file sources (parallel over files and byte-range splits,
+//! * [`mod@file`]: CSV and JSON-lines file sources (parallel over files and byte-range splits,
 //!   with dead letters for malformed lines) and CSV / JSON-lines file sinks.
-//! * [`print`], [`collect`], [`discard`]: sinks for the console, tests and benchmarks.
+//! * [`mod@print`], [`collect`], [`discard`]: sinks for the console, tests and benchmarks.
 //!
 //! Connectors to external systems (Kafka, MQTT, PostgreSQL) live here too, each behind a
 //! cargo feature.

@@ -4,7 +4,8 @@
 //! cargo test --release -p strom-connectors --test file_bench -- --ignored --nocapture bench_
 //! ```
 //!
-//! Each prints lines per second on one core for a generated 2M-line file.
+//! Each prints lines per second on one core for a generated 2M-line file
+//! (`STROM_BENCH_LINES` sets another count).
 
 use serde::Deserialize;
 use std::fs::File;
@@ -18,7 +19,13 @@ use strom_core::{
 
 type TestResult = Result<(), BoxError>;
 
-const LINES: u64 = 2_000_000;
+/// Lines in the generated files: 2M, or `STROM_BENCH_LINES` (e.g. smaller under valgrind).
+fn lines() -> u64 {
+    std::env::var("STROM_BENCH_LINES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2_000_000)
+}
 
 #[derive(Debug, Deserialize)]
 struct Reading {
@@ -29,7 +36,7 @@ struct Reading {
 
 fn write_csv(path: &Path) -> Result<u64, BoxError> {
     let mut w = BufWriter::new(File::create(path)?);
-    for i in 0..LINES {
+    for i in 0..lines() {
         let t = (i % 4000) as f64 / 100.0 - 10.0;
         writeln!(
             w,
@@ -44,7 +51,7 @@ fn write_csv(path: &Path) -> Result<u64, BoxError> {
 
 fn write_json(path: &Path) -> Result<u64, BoxError> {
     let mut w = BufWriter::new(File::create(path)?);
-    for i in 0..LINES {
+    for i in 0..lines() {
         let t = (i % 4000) as f64 / 100.0 - 10.0;
         writeln!(
             w,
@@ -160,7 +167,7 @@ fn bench_csv_source_throughput() -> TestResult {
             n += 1;
             total += line.len();
         }
-        assert_eq!(n, LINES);
+        assert_eq!(n, lines());
         assert!(total > 0);
         report("line reader", n, bytes, start.elapsed());
     }
@@ -169,13 +176,13 @@ fn bench_csv_source_throughput() -> TestResult {
     let mut best = f64::MAX;
     for _ in 0..5 {
         let (n, secs) = drain(&source)?;
-        assert_eq!(n, LINES);
+        assert_eq!(n, lines());
         report("CsvSource<Reading>", n, bytes, secs);
         best = best.min(secs.1);
     }
     println!(
         "CsvSource<Reading> best of 5: {:.2} M lines/s per core",
-        LINES as f64 / best / 1e6
+        lines() as f64 / best / 1e6
     );
     Ok(())
 }
@@ -189,7 +196,7 @@ fn bench_json_lines_source_throughput() -> TestResult {
     let source = JsonLinesSource::<Reading>::new([&path]).split_size(u64::MAX);
     for _ in 0..2 {
         let (n, secs) = drain(&source)?;
-        assert_eq!(n, LINES);
+        assert_eq!(n, lines());
         report("JsonLinesSource<Reading>", n, bytes, secs);
     }
     Ok(())

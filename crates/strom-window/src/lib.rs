@@ -6,6 +6,7 @@
 pub mod assigner;
 pub mod evictor;
 pub mod function;
+pub mod interval_join;
 pub mod operator;
 pub mod trigger;
 pub mod window;
@@ -17,6 +18,9 @@ pub use assigner::{
 };
 pub use evictor::{CountEvictor, Evictor, NoEvictor, TimeEvictor};
 pub use function::{AggregateFunction, ProcessWindowFunction, WindowContext, WindowElements};
+pub use interval_join::{
+    Either, IntervalBounds, IntervalJoinContext, IntervalJoinOperator, ProcessJoinFunction,
+};
 pub use operator::{WindowOperator, WindowSettings};
 pub use trigger::{
     ContinuousEventTimeTrigger, CountTrigger, EventTimeTrigger, NeverTrigger,

@@ -87,6 +87,13 @@ impl<W: Ord, Acc, TS, T> KeyState<W, Acc, TS, T> {
 }
 
 type Timers<K, W> = BTreeMap<i64, Vec<(K, W)>>;
+type KeyMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type OperatorKeyState<K, T, A, Tr, F> = KeyState<
+    <A as WindowAssigner<T>>::W,
+    <F as WindowFn<K, T, <A as WindowAssigner<T>>::W>>::Acc,
+    <Tr as Trigger<T, <A as WindowAssigner<T>>::W>>::State,
+    T,
+>;
 
 /// Configuration of a window operator besides its parts.
 pub struct WindowSettings<T> {
@@ -115,7 +122,7 @@ where
     mode: Mode,
     event_time: bool,
     merging: bool,
-    keys: HashMap<K, KeyState<A::W, F::Acc, Tr::State, T>, foldhash::fast::RandomState>,
+    keys: KeyMap<K, OperatorKeyState<K, T, A, Tr, F>>,
     event_timers: Timers<K, A::W>,
     proc_timers: Timers<K, A::W>,
     assigned: Vec<A::W>,
@@ -300,17 +307,17 @@ where
                 }
             }
             Mode::Shared(_) => {
-                if let Some((start, end)) = w.time_range() {
-                    if shared.range((start, 0)..(end, 0)).next().is_some() {
-                        let range = shared.range((start, 0)..(end, 0));
-                        self.func.emit(
-                            key,
-                            &mut wctx,
-                            None,
-                            WindowElements::shared(range),
-                            &mut collector,
-                        )?;
-                    }
+                if let Some((start, end)) = w.time_range()
+                    && shared.range((start, 0)..(end, 0)).next().is_some()
+                {
+                    let range = shared.range((start, 0)..(end, 0));
+                    self.func.emit(
+                        key,
+                        &mut wctx,
+                        None,
+                        WindowElements::shared(range),
+                        &mut collector,
+                    )?;
                 }
             }
             Mode::PerWindow => {
