@@ -2,15 +2,22 @@
 
 use crate::DataStream;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use strom_connectors::collection::{CollectionSource, IteratorSource};
+use strom_connectors::file::{CsvSource, JsonLinesSource};
 use strom_connectors::generator::GeneratorSource;
+use strom_core::watermark::{TimestampAssigner, WatermarkGenerator, WatermarkStrategy};
 use strom_core::{Clock, Data, Result, Source, StromError};
+use strom_runtime::graph::BuildContext;
 use strom_runtime::graph::{
     EdgeSpec, NodeBuilder, NodeId, NodeSpec, OutputSlot, StreamType, stream_type,
 };
+use strom_runtime::nodes::SourceHeadFactory;
 use strom_runtime::nodes::SourceNode;
+use strom_runtime::operators::TimestampsAndWatermarks;
+use strom_runtime::source_task::SourceHead;
 use strom_runtime::{CancelHandle, ExecutionConfig, JobGraph, JobResult};
 
 pub(crate) struct EnvInner {
@@ -139,6 +146,72 @@ impl StreamEnv {
             Some(stream_type::<T>()),
         );
         DataStream::from_node(self.clone(), id)
+    }
+
+    /// Add a source whose records get timestamps and watermarks in the source itself, with
+    /// one watermark generator per split (Flink's `fromSource(source, strategy, name)`): the
+    /// source's watermark is the minimum over its active splits, so a split that lags does
+    /// not see its records turned late by a faster one read by the same subtask.
+    pub fn from_source_with_watermarks<T, S, G, A>(
+        &self,
+        source: S,
+        strategy: WatermarkStrategy<G, A>,
+        name: &str,
+    ) -> DataStream<T>
+    where
+        T: Data,
+        S: Source<T>,
+        S::Reader: 'static,
+        G: WatermarkGenerator<T> + Clone + Sync + 'static,
+        A: TimestampAssigner<T> + Clone + Sync + 'static,
+    {
+        let head: SourceHeadFactory<T> =
+            Arc::new(move |ctx: &BuildContext, outputs, splits: &[u64]| {
+                let head: Box<dyn SourceHead<T>> = Box::new(
+                    TimestampsAndWatermarks::new(
+                        strategy.generator.clone(),
+                        strategy.assigner.clone(),
+                        strategy.interval.unwrap_or(ctx.auto_watermark_interval),
+                        strategy.idleness,
+                        outputs,
+                        Arc::clone(&ctx.env.clock),
+                        Arc::clone(&ctx.env.wakeup),
+                        ctx.info.clone(),
+                        Arc::clone(&ctx.metrics),
+                    )
+                    .with_splits(splits),
+                );
+                Ok(head)
+            });
+        let id = self.add_node(
+            name,
+            Vec::new(),
+            Arc::new(SourceNode::new(source).with_head(head)),
+            Some(stream_type::<T>()),
+        );
+        DataStream::from_node(self.clone(), id)
+    }
+
+    /// Read CSV files (or directories of them) into `T` by serde, in parallel over files
+    /// and byte ranges. Columns map to `T`'s fields in order (call
+    /// [`from_source`](Self::from_source) with a configured
+    /// [`CsvSource`](strom_connectors::file::CsvSource) for headers or other delimiters). A
+    /// malformed line fails the job naming file, line and field, unless the job reads the
+    /// stream's [`dead_letters`](DataStream::dead_letters).
+    pub fn read_csv<T: Data>(
+        &self,
+        paths: impl IntoIterator<Item = impl Into<PathBuf>>,
+    ) -> DataStream<T> {
+        self.from_source(CsvSource::<T>::new(paths), "Source: CSV")
+    }
+
+    /// Read JSON-lines files (one JSON value per line) into `T`, like
+    /// [`read_csv`](Self::read_csv).
+    pub fn read_json_lines<T: Data>(
+        &self,
+        paths: impl IntoIterator<Item = impl Into<PathBuf>>,
+    ) -> DataStream<T> {
+        self.from_source(JsonLinesSource::<T>::new(paths), "Source: JSON lines")
     }
 
     /// A bounded stream of the elements of `items`, read by one subtask (as Flink's

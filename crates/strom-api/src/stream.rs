@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use strom_connectors::collect::{CollectHandle, collect_sink};
 use strom_connectors::discard::DiscardSink;
+use strom_connectors::file::{CsvSink, JsonLinesSink, TextLinesSink};
 use strom_connectors::print::PrintSink;
 use strom_core::{
     BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessFunction, Sink, TaskInfo,
@@ -354,15 +355,35 @@ impl<T: Data> DataStream<T> {
         handle
     }
 
+    /// Write every record as a CSV row (serde; no header) to `path`: one file when the sink
+    /// runs at parallelism 1, else a directory of `part-{i}.csv` files.
+    pub fn write_csv(self, path: impl Into<PathBuf>) -> DataStreamSink
+    where
+        T: serde::Serialize,
+    {
+        self.sink_to(CsvSink::new(path), "Sink: CSV")
+    }
+
+    /// Write every record as one JSON object per line (like [`write_csv`](Self::write_csv)).
+    pub fn write_json_lines(self, path: impl Into<PathBuf>) -> DataStreamSink
+    where
+        T: serde::Serialize,
+    {
+        self.sink_to(JsonLinesSink::new(path), "Sink: JSON lines")
+    }
+
+    /// Write every record's text verbatim, one per line (`String`s, or
+    /// [`WithLine`](strom_connectors::file::WithLine)s to write input lines back as read).
+    pub fn write_text_lines(self, path: impl Into<PathBuf>) -> DataStreamSink
+    where
+        T: AsRef<str>,
+    {
+        self.sink_to(TextLinesSink::new(path), "Sink: Text")
+    }
+
     /// Drop every record (for benchmarks).
     pub fn discard(self) -> DataStreamSink {
         self.sink_to(DiscardSink, "Sink: Discard")
-    }
-
-    /// The path type used by file sinks.
-    #[doc(hidden)]
-    pub fn _path(p: impl Into<PathBuf>) -> PathBuf {
-        p.into()
     }
 }
 

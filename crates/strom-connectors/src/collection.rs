@@ -49,6 +49,10 @@ impl<T: Clone + Send + Sync + 'static> Source<T> for CollectionSource<T> {
             .collect())
     }
 
+    fn split_id(&self, split: &RangeSplit) -> u64 {
+        split.end as u64
+    }
+
     fn create_reader(
         &self,
         _: &SourceContext,
@@ -72,6 +76,7 @@ impl<T: Clone + Send + Sync> SourceReader<T> for CollectionReader<T> {
 
     fn poll_next(&mut self, out: &mut SourceOutput<'_, T>) -> Result<ReadStatus, BoxError> {
         while let Some(split) = self.splits.first_mut() {
+            out.start_split(split.end as u64);
             let take = out.remaining().min(split.end - split.next);
             for v in &self.items[split.next..split.next + take] {
                 out.collect(v.clone());
@@ -80,6 +85,7 @@ impl<T: Clone + Send + Sync> SourceReader<T> for CollectionReader<T> {
             if split.next < split.end {
                 return Ok(ReadStatus::MoreAvailable);
             }
+            out.finish_split(split.end as u64);
             self.splits.remove(0);
         }
         Ok(ReadStatus::Finished)

@@ -62,6 +62,10 @@ where
             .collect())
     }
 
+    fn split_id(&self, split: &StrideSplit) -> u64 {
+        split.offset
+    }
+
     fn create_reader(
         &self,
         _: &SourceContext,
@@ -91,18 +95,23 @@ where
     type Split = StrideSplit;
 
     fn poll_next(&mut self, out: &mut SourceOutput<'_, T>) -> Result<ReadStatus, BoxError> {
-        self.splits.retain(|s| s.next < self.count);
+        let count = self.count;
+        self.splits.retain(|s| s.next < count);
         if self.splits.is_empty() {
             return Ok(ReadStatus::Finished);
         }
         self.current %= self.splits.len();
         let s = &mut self.splits[self.current];
+        out.start_split(s.offset);
         let f = &*self.f;
         let mut n = out.remaining();
-        while n > 0 && s.next < self.count {
+        while n > 0 && s.next < count {
             out.collect(f(s.next));
             s.next = s.next.saturating_add(s.stride);
             n -= 1;
+        }
+        if s.next >= count {
+            out.finish_split(s.offset);
         }
         self.current += 1;
         Ok(ReadStatus::MoreAvailable)

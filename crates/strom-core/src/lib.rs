@@ -27,5 +27,6 @@ pub use side_output::{OutputTag, SideOutputs};
 pub use sink::{Sink, SinkContext, SinkWriter};
 pub use source::{
     Boundedness, DeadLetter, ReadStatus, Source, SourceContext, SourceOutput, SourceReader,
+    SplitEvent,
 };
 pub use strom_types::*;

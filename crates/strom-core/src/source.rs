@@ -41,6 +41,15 @@ pub trait Source<T>: Send + Sync + 'static {
     /// Cut the input into splits for `parallelism` readers.
     fn splits(&self, parallelism: usize) -> Result<Vec<Self::Split>, BoxError>;
 
+    /// A stable id of `split`: the id its reader passes to
+    /// [`SourceOutput::start_split`]. The runtime registers every split a subtask owns
+    /// under this id before reading starts, so that with per-split watermarks a split that
+    /// has not produced anything yet holds the watermark back (as in Flink). The default
+    /// gives every split id 0: the subtask is watermarked as one split.
+    fn split_id(&self, _split: &Self::Split) -> u64 {
+        0
+    }
+
     /// Create the reader for one subtask.
     fn create_reader(
         &self,
@@ -96,11 +105,31 @@ pub struct DeadLetter {
     pub error: String,
 }
 
+/// A change of split within the records of one poll (see [`SourceOutput::start_split`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitEvent {
+    /// Records from this index on come from split `id`.
+    Start {
+        /// Index into the poll's records.
+        at: usize,
+        /// The split's id.
+        id: u64,
+    },
+    /// Split `id` is exhausted (after the records before index `at`).
+    Finish {
+        /// Index into the poll's records.
+        at: usize,
+        /// The split's id.
+        id: u64,
+    },
+}
+
 /// Where a reader puts the records it read.
 pub struct SourceOutput<'a, T> {
     records: &'a mut Vec<Record<T>>,
     dead_letters: &'a mut Vec<DeadLetter>,
     limit: usize,
+    split_events: Vec<SplitEvent>,
 }
 
 impl<'a, T> SourceOutput<'a, T> {
@@ -114,7 +143,35 @@ impl<'a, T> SourceOutput<'a, T> {
             records,
             dead_letters,
             limit,
+            split_events: Vec::new(),
         }
+    }
+
+    /// Say that the records emitted from now on come from split `id` (any id that is
+    /// stable for the split). With a watermark strategy on the source
+    /// (`from_source_with_watermarks`), each split gets its own watermark generator and the
+    /// source's watermark is the minimum over its active splits, as in Flink. Readers that
+    /// never call this are treated as one split.
+    pub fn start_split(&mut self, id: u64) {
+        let at = self.records.len();
+        if let Some(SplitEvent::Start { at: a, id: i }) = self.split_events.last_mut()
+            && *a == at
+        {
+            *i = id;
+            return;
+        }
+        self.split_events.push(SplitEvent::Start { at, id });
+    }
+
+    /// Say that split `id` is exhausted: it no longer holds back the source's watermark.
+    pub fn finish_split(&mut self, id: u64) {
+        let at = self.records.len();
+        self.split_events.push(SplitEvent::Finish { at, id });
+    }
+
+    /// The split changes reported during this poll (runtime use).
+    pub fn take_split_events(&mut self) -> Vec<SplitEvent> {
+        std::mem::take(&mut self.split_events)
     }
 
     /// Emit a record without a timestamp (a timestamp assigner may add one downstream).

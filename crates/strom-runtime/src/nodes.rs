@@ -7,7 +7,7 @@ use crate::graph::{
 };
 use crate::metrics::OperatorMetrics;
 use crate::operator::{OneInputOperator, OperatorContext, OperatorLink, guarded};
-use crate::source_task::SourceTask;
+use crate::source_task::{PlainHead, SourceHead, SourceTask};
 use crate::task::{InputChannel, InputTask, OneInputChannel, TaskEnv, TaskRunner};
 use std::any::Any;
 use std::marker::PhantomData;
@@ -225,9 +225,15 @@ where
     }
 }
 
+/// Builds the head of a source chain with a per-split watermark strategy.
+/// It gets the ids of the splits the subtask owns, to register them before reading starts.
+pub type SourceHeadFactory<T> =
+    Arc<dyn Fn(&BuildContext, Outputs<T>, &[u64]) -> Result<Box<dyn SourceHead<T>>> + Send + Sync>;
+
 /// A source node: cuts splits once, then one reader per subtask.
 pub struct SourceNode<T, S: Source<T>> {
     source: Arc<S>,
+    head: Option<SourceHeadFactory<T>>,
     splits: Mutex<Option<(usize, Vec<S::Split>)>>,
     _type: PhantomData<fn() -> T>,
 }
@@ -237,9 +243,18 @@ impl<T, S: Source<T>> SourceNode<T, S> {
     pub fn new(source: S) -> Self {
         SourceNode {
             source: Arc::new(source),
+            head: None,
             splits: Mutex::new(None),
             _type: PhantomData,
         }
+    }
+}
+
+impl<T, S: Source<T>> SourceNode<T, S> {
+    /// Apply timestamps and watermarks in the source, per split.
+    pub fn with_head(mut self, head: SourceHeadFactory<T>) -> Self {
+        self.head = Some(head);
+        self
     }
 }
 
@@ -282,6 +297,7 @@ where
                 .map(|(_, s)| s.clone())
                 .collect()
         };
+        let split_ids: Vec<u64> = mine.iter().map(|s| self.source.split_id(s)).collect();
         let sctx = SourceContext {
             info: ctx.info.clone(),
         };
@@ -295,10 +311,15 @@ where
             side,
             side_drains,
         } = outputs.typed::<T>()?;
+        let head: Box<dyn SourceHead<T>> = match &self.head {
+            Some(f) => f(ctx, Outputs::main_only(main), &split_ids)?,
+            None => Box::new(PlainHead(main)),
+        };
         let task: Box<dyn TaskRunner> = Box::new(SourceTask {
             reader,
+            head,
             outputs: Outputs {
-                main,
+                main: Box::new(crate::downstream::Discard),
                 side,
                 side_drains,
             },

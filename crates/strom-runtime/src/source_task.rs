@@ -1,14 +1,14 @@
 //! The task of a source subtask: polls its [`SourceReader`] and pushes batches into the
 //! chain, with an optional rate limit, periodic flushing and dead-letter routing.
 
-use crate::downstream::Outputs;
+use crate::downstream::{Downstream, Outputs};
 use crate::metrics::OperatorMetrics;
 use crate::operator::guarded;
 use crate::task::{TaskEnv, TaskRunner};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use strom_core::{
-    DeadLetter, ReadStatus, Result, SourceOutput, SourceReader, StromError, TaskInfo,
+    DeadLetter, ReadStatus, Result, SourceOutput, SourceReader, SplitEvent, StromError, TaskInfo,
 };
 use strom_types::{Record, Watermark};
 
@@ -58,12 +58,76 @@ impl RateLimiter {
     }
 }
 
+/// The first link of a source chain: takes each poll's records with the reader's split
+/// changes (used for per-split watermarks).
+pub trait SourceHead<T>: Downstream<T> {
+    /// Push a poll's records; `events` say which split each record came from.
+    fn push_with_splits(&mut self, batch: &mut Vec<Record<T>>, events: &[SplitEvent])
+    -> Result<()>;
+}
+
+/// A source head without a watermark strategy: split changes do not matter.
+pub struct PlainHead<T>(pub Box<dyn Downstream<T>>);
+
+impl<T: Send + 'static> SourceHead<T> for PlainHead<T> {
+    fn push_with_splits(&mut self, batch: &mut Vec<Record<T>>, _: &[SplitEvent]) -> Result<()> {
+        self.0.push(batch)
+    }
+}
+
+impl<T: Send + 'static> Downstream<T> for PlainHead<T> {
+    fn push(&mut self, batch: &mut Vec<Record<T>>) -> Result<()> {
+        self.0.push(batch)
+    }
+    fn watermark(&mut self, w: strom_types::Watermark) -> Result<()> {
+        self.0.watermark(w)
+    }
+    fn status(&mut self, s: strom_types::WatermarkStatus) -> Result<()> {
+        self.0.status(s)
+    }
+    fn barrier(&mut self, b: strom_types::CheckpointBarrier) -> Result<()> {
+        self.0.barrier(b)
+    }
+    fn processing_time(&mut self, now_ms: i64) -> Result<()> {
+        self.0.processing_time(now_ms)
+    }
+    fn end_of_input(&mut self) -> Result<()> {
+        self.0.end_of_input()
+    }
+    fn flush(&mut self) -> Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<T: Send + 'static> crate::task::TaskHead for Box<dyn SourceHead<T>> {
+    fn watermark(&mut self, w: strom_types::Watermark) -> Result<()> {
+        (**self).watermark(w)
+    }
+    fn status(&mut self, s: strom_types::WatermarkStatus) -> Result<()> {
+        (**self).status(s)
+    }
+    fn barrier(&mut self, b: strom_types::CheckpointBarrier) -> Result<()> {
+        (**self).barrier(b)
+    }
+    fn processing_time(&mut self, now_ms: i64) -> Result<()> {
+        (**self).processing_time(now_ms)
+    }
+    fn end_of_input(&mut self) -> Result<()> {
+        (**self).end_of_input()
+    }
+    fn flush(&mut self) -> Result<()> {
+        (**self).flush()
+    }
+}
+
 /// A running source subtask.
 pub struct SourceTask<T, R> {
     /// The reader over this subtask's splits.
     pub reader: R,
-    /// The chain fed by the source, and the dead-letter side output when the job consumes
-    /// it (otherwise a malformed record fails the job).
+    /// The chain fed by the source (through its watermark strategy, if any).
+    pub head: Box<dyn SourceHead<T>>,
+    /// The dead-letter side output when the job consumes it (otherwise a malformed record
+    /// fails the job); its main output is unused.
     pub outputs: Outputs<T>,
     /// Records per batch.
     pub batch_size: usize,
@@ -85,6 +149,7 @@ where
     fn run(mut self: Box<Self>) -> Result<()> {
         let result = self.run_loop();
         if matches!(result, Err(StromError::Cancelled)) {
+            let _ = self.head.flush();
             let _ = self.outputs.flush();
         }
         result
@@ -112,19 +177,20 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
                     }
                 }
             }
-            let status = {
+            let (status, events) = {
                 let reader = &mut self.reader;
                 let mut out = SourceOutput::new(&mut buf, &mut letters, limit);
-                guarded(&self.info, || {
+                let status = guarded(&self.info, || {
                     reader.poll_next(&mut out).map_err(StromError::from_user)
-                })?
+                })?;
+                (status, out.take_split_events())
             };
             if let Some(l) = limiter.as_mut() {
                 l.consumed(buf.len());
             }
-            if !buf.is_empty() {
+            if !buf.is_empty() || !events.is_empty() {
                 self.metrics.add_out(buf.len());
-                self.outputs.main.push(&mut buf)?;
+                self.head.push_with_splits(&mut buf, &events)?;
             }
             if !letters.is_empty() {
                 self.route_dead_letters(&mut letters)?;
@@ -141,15 +207,18 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
                 next_flush = env.buffer_timeout.map(|d| Instant::now() + d);
             }
             if env.wakeup.load(std::sync::atomic::Ordering::Relaxed) != i64::MAX {
-                env.fire_timers(&mut self.outputs.main)?;
+                env.fire_timers(&mut self.head)?;
             }
         }
         // A bounded source ends event time: every pending window and timer fires.
+        self.head.watermark(Watermark::MAX)?;
         self.outputs.watermark(Watermark::MAX)?;
+        self.head.end_of_input()?;
         self.outputs.end_of_input()
     }
 
     fn flush_all(&mut self) -> Result<()> {
+        self.head.flush()?;
         self.outputs.flush()
     }
 
@@ -157,7 +226,7 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
     fn idle_until(&mut self, wait: Duration, next_flush: &mut Option<Instant>) -> Result<()> {
         let env = self.env.clone();
         let mut wake = Instant::now() + wait;
-        if let Some(t) = env.fire_timers(&mut self.outputs.main)? {
+        if let Some(t) = env.fire_timers(&mut self.head)? {
             wake = wake.min(t);
         }
         let deadline = next_flush.map_or(wake, |f| f.min(wake));

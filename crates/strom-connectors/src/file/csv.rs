@@ -143,6 +143,10 @@ where
         plan_splits(&self.paths, parallelism, self.split_size)
     }
 
+    fn split_id(&self, split: &FileSplit) -> u64 {
+        super::reader::split_id(split)
+    }
+
     fn create_reader(
         &self,
         _ctx: &SourceContext,

@@ -101,6 +101,8 @@ struct Open {
     lines: LineReader,
     /// The path as shown in dead letters.
     display: String,
+    /// Identifies the split for per-split watermarks (path and start offset).
+    split_id: u64,
 }
 
 impl<T, P, M> FileReader<T, P, M> {
@@ -116,6 +118,21 @@ impl<T, P, M> FileReader<T, P, M> {
     }
 }
 
+/// A stable id of a split: FNV-1a over its path and start offset.
+pub fn split_id(split: &FileSplit) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for b in split
+        .path
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .chain(&split.start.to_le_bytes())
+    {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 impl<T, P, M> FileReader<T, P, M>
 where
     P: LineParser<T>,
@@ -127,6 +144,7 @@ where
                 self.pending.pop_front();
                 continue;
             }
+            let split_id = split_id(split);
             let lines = LineReader::open_with_buffer(
                 split.clone(),
                 std::mem::take(&mut self.spare_buffer),
@@ -134,7 +152,11 @@ where
             self.parser.start_file(lines.path())?;
             self.pending.pop_front();
             let display = lines.path().display().to_string();
-            self.current = Some(Open { lines, display });
+            self.current = Some(Open {
+                lines,
+                display,
+                split_id,
+            });
             return Ok(true);
         }
         Ok(false)
@@ -162,6 +184,7 @@ where
             let Some(open) = self.current.as_mut() else {
                 continue;
             };
+            out.start_split(open.split_id);
             while let Some((line_no, line)) = open.lines.next_line()? {
                 looked_at += 1;
                 match self.parser.parse_line(line, line_no) {
@@ -182,6 +205,7 @@ where
                 }
             }
             if let Some(done) = self.current.take() {
+                out.finish_split(done.split_id);
                 self.spare_buffer = done.lines.into_buffer();
             }
         }
