@@ -108,6 +108,20 @@ impl Key for String {
     }
 }
 
+impl Key for compact_str::CompactString {
+    /// Java's `String.hashCode()`, as for `String`.
+    fn key_hash(&self) -> i32 {
+        java_string_hash(self)
+    }
+}
+
+impl Key for Box<str> {
+    /// Java's `String.hashCode()`, as for `String`.
+    fn key_hash(&self) -> i32 {
+        java_string_hash(self)
+    }
+}
+
 impl Key for () {
     fn key_hash(&self) -> i32 {
         0
@@ -167,6 +181,10 @@ mod tests {
         assert_eq!((1i32, 2i32).key_hash(), 33);
         // Non-ASCII goes through UTF-16: "é".hashCode() == 233
         assert_eq!("é".to_string().key_hash(), 233);
+        assert_eq!(
+            compact_str::CompactString::from("hello").key_hash(),
+            99_162_322
+        );
     }
 
     #[test]

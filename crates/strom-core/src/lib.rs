@@ -20,6 +20,8 @@ pub mod source;
 pub mod watermark;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+/// A string stored inline up to 24 bytes: cloning a short key or id allocates nothing.
+pub use compact_str::CompactString;
 pub use data::{Data, Key, java_string_hash, stable_hash};
 pub use error::{BoxError, Result, StromError, panic_message};
 pub use function::{Collector, ProcessContext, ProcessFunction, TaskInfo};

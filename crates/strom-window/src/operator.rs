@@ -242,30 +242,6 @@ where
     F: WindowFn<K, T, A::W>,
     KF: Fn(&T) -> K + Send,
 {
-    fn register_cleanup(&mut self, key: &K, w: &A::W, ctx: &OperatorContext) {
-        let t = self.cleanup_time(w);
-        if t == i64::MAX {
-            return;
-        }
-        self.requests.push(if self.event_time {
-            TimerRequest::RegisterEventTime(t)
-        } else {
-            TimerRequest::RegisterProcessingTime(t)
-        });
-        if let Some(entry) = self.keys.get_mut(key).and_then(|ks| ks.windows.get_mut(w)) {
-            apply_requests(
-                &mut self.requests,
-                key,
-                w,
-                entry,
-                &mut self.event_timers,
-                &mut self.proc_timers,
-                ctx,
-            );
-        }
-        self.requests.clear();
-    }
-
     /// Evaluate window `w` of `key` and emit its result.
     fn emit(
         &mut self,
@@ -509,23 +485,33 @@ where
             self.assigned = assigned;
             return Ok(());
         }
-        if !self.keys.contains_key(&key) {
-            self.keys.insert(key.clone(), KeyState::new());
-        }
         let storage_ts = if self.event_time { r.timestamp } else { now };
-        let seq = self.seq;
-        if let Mode::Shared(_) = self.mode
-            && let Some(ks) = self.keys.get_mut(&key)
-        {
-            ks.shared.insert((storage_ts, seq), r.value.clone());
-            self.seq += 1;
-        }
-        for w in assigned.iter() {
+        let cleanup_request = |w: &A::W, this: &Self| {
+            let t = this.cleanup_time(w);
+            (t != i64::MAX).then_some(if this.event_time {
+                TimerRequest::RegisterEventTime(t)
+            } else {
+                TimerRequest::RegisterProcessingTime(t)
+            })
+        };
+        for (i, w) in assigned.iter().enumerate() {
+            let cleanup = cleanup_request(w, self);
             let result = {
-                let Some(ks) = self.keys.get_mut(&key) else {
-                    break;
+                // One hash lookup per record and window; the key is cloned only for a new key.
+                let ks = match self.keys.get_mut(&key) {
+                    Some(ks) => ks,
+                    None => self.keys.entry(key.clone()).or_insert_with(KeyState::new),
                 };
-                let entry = ks.windows.entry(w.clone()).or_insert_with(Entry::new);
+                if i == 0
+                    && let Mode::Shared(_) = self.mode
+                {
+                    ks.shared.insert((storage_ts, self.seq), r.value.clone());
+                    self.seq += 1;
+                }
+                let (entry, created) = match ks.windows.get_mut(w) {
+                    Some(e) => (e, false),
+                    None => (ks.windows.entry(w.clone()).or_insert_with(Entry::new), true),
+                };
                 match self.mode {
                     Mode::Accumulate => self.func.add(&mut entry.acc, &r.value)?,
                     Mode::PerWindow => entry.elements.push(r.clone()),
@@ -539,19 +525,29 @@ where
                     &mut entry.trigger,
                     &mut tctx,
                 );
-                apply_requests(
-                    &mut self.requests,
-                    &key,
-                    w,
-                    entry,
-                    &mut self.event_timers,
-                    &mut self.proc_timers,
-                    ctx,
-                );
+                // The cleanup timer of a window is registered once, when it is created
+                // (merged session windows are created by the merge, so always register).
+                if (created || self.merging)
+                    && let Some(c) = cleanup
+                {
+                    self.requests.push(c);
+                }
+                if !self.requests.is_empty() {
+                    apply_requests(
+                        &mut self.requests,
+                        &key,
+                        w,
+                        entry,
+                        &mut self.event_timers,
+                        &mut self.proc_timers,
+                        ctx,
+                    );
+                }
                 result
             };
-            self.act(result, &key, w, ctx, out)?;
-            self.register_cleanup(&key, w, ctx);
+            if result != crate::trigger::TriggerResult::Continue {
+                self.act(result, &key, w, ctx, out)?;
+            }
         }
         self.assigned = assigned;
         Ok(())

@@ -365,7 +365,9 @@ impl<T, W: Window> Trigger<T, W> for ContinuousEventTimeTrigger {
         }
         ctx.register_event_time_timer(w.max_timestamp());
         if next.is_none() {
-            let start = ts - ts.rem_euclid(self.interval);
+            // Java's `%` (truncating), as Flink: for negative timestamps the first firing
+            // is not aligned to the interval.
+            let start = ts - ts % self.interval;
             self.register_next(start, w.max_timestamp(), next, ctx);
         }
         TriggerResult::Continue

@@ -60,7 +60,10 @@ impl<T: Send + 'static> Emit<T> for KeepLines {
     fn emit(value: T, line: &[u8]) -> WithLine<T> {
         WithLine {
             value,
-            line: String::from_utf8_lossy(line).into_owned(),
+            line: match std::str::from_utf8(line) {
+                Ok(text) => strom_core::CompactString::new(text),
+                Err(_) => strom_core::CompactString::from(String::from_utf8_lossy(line)),
+            },
         }
     }
 }
@@ -71,8 +74,9 @@ impl<T: Send + 'static> Emit<T> for KeepLines {
 pub struct WithLine<T> {
     /// The parsed value.
     pub value: T,
-    /// The original line (invalid UTF-8 replaced by U+FFFD).
-    pub line: String,
+    /// The original line (invalid UTF-8 replaced by U+FFFD); stored inline, without an
+    /// allocation, up to 24 bytes.
+    pub line: strom_core::CompactString,
 }
 
 /// The original line, so that a [`TextLinesSink`](super::TextLinesSink) writes it back
