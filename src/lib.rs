@@ -61,3 +61,12 @@ pub mod prelude {
     };
     pub use std::time::Duration;
 }
+
+/// The user guides in `docs/`, compiled and run as doctests so that their code stays true.
+#[cfg(doctest)]
+mod guides {
+    #[doc = include_str!("../docs/datastream.md")]
+    struct DataStream;
+    #[doc = include_str!("../docs/sources-and-sinks.md")]
+    struct SourcesAndSinks;
+}
