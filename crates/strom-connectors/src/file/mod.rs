@@ -22,12 +22,14 @@
 pub mod csv;
 mod csv_de;
 pub mod json;
+pub mod lines;
 pub mod reader;
 pub mod sink;
 pub mod split;
 
 pub use self::csv::{CsvLineParser, CsvSource};
 pub use self::json::{JsonLineParser, JsonLinesSource};
+pub use self::lines::LineFileSource;
 pub use self::reader::{Emit, FileReader, KeepLines, LineParser, ValuesOnly, WithLine};
 pub use self::sink::{
     CsvSink, CsvSinkWriter, JsonLinesSink, JsonLinesSinkWriter, TextLinesSink, TextLinesSinkWriter,

@@ -160,8 +160,19 @@ where
         };
         if min > self.output.0 {
             self.flush_buf()?;
+            self.mark_active()?;
             self.output = Watermark(min);
             self.outputs.watermark(self.output)?;
+        }
+        Ok(())
+    }
+
+    /// As Flink's `WatermarkEmitter`: emitting a watermark makes an idle stream active
+    /// again (downstream ignores the watermarks of an idle input).
+    fn mark_active(&mut self) -> Result<()> {
+        if self.idle {
+            self.idle = false;
+            self.outputs.status(WatermarkStatus::Active)?;
         }
         Ok(())
     }
@@ -302,6 +313,7 @@ where
     fn watermark(&mut self, watermark: Watermark) -> Result<()> {
         if watermark == Watermark::MAX && self.output != Watermark::MAX {
             self.flush_buf()?;
+            self.mark_active()?;
             self.output = Watermark::MAX;
             self.outputs.watermark(Watermark::MAX)?;
         }
