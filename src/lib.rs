@@ -69,4 +69,6 @@ mod guides {
     struct DataStream;
     #[doc = include_str!("../docs/sources-and-sinks.md")]
     struct SourcesAndSinks;
+    #[doc = include_str!("../README.md")]
+    struct Readme;
 }

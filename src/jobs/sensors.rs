@@ -66,7 +66,10 @@ fn fast_parse(line: &[u8]) -> Option<SensorReading> {
     let b = memchr::memchr(b',', rest)?;
     let (ts, temp) = (rest.get(..b)?, rest.get(b + 1..)?);
     let sensor = line.get(..a)?;
-    if sensor.is_empty() || memchr::memchr3(b',', b'"', b' ', temp).is_some() || sensor.contains(&b'"') {
+    if sensor.is_empty()
+        || memchr::memchr3(b',', b'"', b' ', temp).is_some()
+        || sensor.contains(&b'"')
+    {
         return None;
     }
     let ts_ms = parse_i64(ts)?;
@@ -99,7 +102,9 @@ fn parse_i64(b: &[u8]) -> Option<i64> {
 }
 
 /// The file source of the job: sensor lines, each kept with its original text.
-pub fn sensor_source(input: Vec<PathBuf>) -> LineFileSource<SensorReading, SensorLineParser, crate::connectors::file::KeepLines> {
+pub fn sensor_source(
+    input: Vec<PathBuf>,
+) -> LineFileSource<SensorReading, SensorLineParser, crate::connectors::file::KeepLines> {
     LineFileSource::new(input, SensorLineParser::default).with_lines()
 }
 
@@ -469,7 +474,10 @@ mod tests {
             "s1, 1,2.0",
             "s1,99999999999999999999,1.0",
         ] {
-            let (a, b) = (fast.parse_line(line.as_bytes(), 7), csv.parse_line(line.as_bytes(), 7));
+            let (a, b) = (
+                fast.parse_line(line.as_bytes(), 7),
+                csv.parse_line(line.as_bytes(), 7),
+            );
             assert_eq!(a, b, "{line}");
         }
         assert_eq!(

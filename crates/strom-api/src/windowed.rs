@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 use strom_core::watermark::{TimestampAssigner, WatermarkGenerator, WatermarkStrategy};
-use strom_core::{Data, Key, OutputTag};
+use strom_core::{Data, Key, OutputTag, StromError};
 use strom_runtime::downstream::Downstream;
 use strom_runtime::graph::stream_type;
 use strom_runtime::nodes::LinkNode;
@@ -16,7 +16,8 @@ use strom_window::function::{
 };
 use strom_window::{
     AggregateFunction, CountEvictor, CountTrigger, Evictor, GlobalWindows, NoEvictor,
-    ProcessWindowFunction, PurgingTrigger, Trigger, WindowAssigner, WindowOperator, WindowSettings,
+    ProcessWindowFunction, PurgingTrigger, SlicingWindowOperator, Trigger, WindowAssigner,
+    WindowOperator, WindowSettings,
 };
 
 impl<T: Data> DataStream<T> {
@@ -232,12 +233,47 @@ where
         if all { out.set_parallelism(1) } else { out }
     }
 
+    /// Like `build`, for incremental functions: aligned windows (tumbling, sliding) with the
+    /// default trigger and no evictor run sliced (one accumulator per slice of time, merged
+    /// when a window fires), anything else runs in the general window operator.
+    fn build_incremental<F, Make>(self, name: &str, make: Make) -> DataStream<F::Out>
+    where
+        F: WindowFn<K, T, A::W> + 'static,
+        F::Out: Data,
+        F::Acc: Clone,
+        Make: Fn() -> F + Send + Sync + 'static,
+    {
+        let sliced = self.default_trigger
+            && self.evictor.is_none()
+            && self.assigner.alignment().is_some()
+            && !self.assigner.is_merging();
+        if !sliced {
+            return self.build(name, make);
+        }
+        let kf = self.keyed.key_selector.clone();
+        let assigner = self.assigner.clone();
+        let lateness = self.lateness.as_millis().min(i64::MAX as u128) as i64;
+        let late_tag = self.late_tag.clone();
+        let all = self.all;
+        let out = self.keyed.stream.transform(name, move |_| {
+            SlicingWindowOperator::new(
+                kf.clone(),
+                assigner.clone(),
+                make(),
+                lateness,
+                late_tag.clone(),
+            )
+            .ok_or_else(|| StromError::Internal("sliced window without alignment".into()))
+        });
+        if all { out.set_parallelism(1) } else { out }
+    }
+
     /// Combine each window's elements with `f(accumulated, new)`; emits one value per firing.
     pub fn reduce<R>(self, f: R) -> DataStream<T>
     where
         R: FnMut(T, T) -> T + Clone + Send + Sync + 'static,
     {
-        self.build("Window(Reduce)", move || ReduceFn(f.clone()))
+        self.build_incremental("Window(Reduce)", move || ReduceFn(f.clone()))
     }
 
     /// Aggregate each window incrementally; only the accumulator is kept.
@@ -246,7 +282,7 @@ where
         AF: AggregateFunction<T> + Clone + Sync + 'static,
         AF::Out: Data,
     {
-        self.build("Window(Aggregate)", move || AggregateFn(agg.clone()))
+        self.build_incremental("Window(Aggregate)", move || AggregateFn(agg.clone()))
     }
 
     /// Evaluate each window with all its elements.
@@ -268,7 +304,7 @@ where
         R: FnMut(T, T) -> T + Clone + Send + Sync + 'static,
         P: ProcessWindowFunction<K, T, O, A::W> + Clone + Sync + 'static,
     {
-        self.build("Window(Reduce, Process)", move || {
+        self.build_incremental("Window(Reduce, Process)", move || {
             ReduceProcessFn(f.clone(), function.clone(), PhantomData)
         })
     }
@@ -280,7 +316,7 @@ where
         AF: AggregateFunction<T> + Clone + Sync + 'static,
         P: ProcessWindowFunction<K, AF::Out, O, A::W> + Clone + Sync + 'static,
     {
-        self.build("Window(Aggregate, Process)", move || {
+        self.build_incremental("Window(Aggregate, Process)", move || {
             AggregateProcessFn(agg.clone(), function.clone(), PhantomData)
         })
     }

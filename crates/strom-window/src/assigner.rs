@@ -41,8 +41,25 @@ pub trait WindowAssigner<T>: Clone + Send + Sync + 'static {
     /// The distance between consecutive window starts, when windows are aligned
     /// (tumbling: the size, sliding: the slide); lets the operator drop shared elements.
     fn slide(&self) -> Option<i64> {
+        self.alignment().map(|a| a.slide)
+    }
+    /// Size, slide and offset of aligned time windows (tumbling and sliding), which lets
+    /// incremental aggregation keep one accumulator per slice of time instead of one per
+    /// window.
+    fn alignment(&self) -> Option<Alignment> {
         None
     }
+}
+
+/// The geometry of aligned time windows: `[offset + k * slide, offset + k * slide + size)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Alignment {
+    /// Window length, ms.
+    pub size: i64,
+    /// Distance between window starts, ms.
+    pub slide: i64,
+    /// Alignment offset, ms.
+    pub offset: i64,
 }
 
 fn require_timestamp(ts: Timestamp) -> Result<()> {
@@ -101,8 +118,12 @@ impl<T: 'static> WindowAssigner<T> for TumblingEventTimeWindows {
     fn default_trigger(&self) -> EventTimeTrigger {
         EventTimeTrigger
     }
-    fn slide(&self) -> Option<i64> {
-        Some(self.size)
+    fn alignment(&self) -> Option<Alignment> {
+        Some(Alignment {
+            size: self.size,
+            slide: self.size,
+            offset: self.offset,
+        })
     }
 }
 
@@ -152,8 +173,12 @@ impl<T: 'static> WindowAssigner<T> for SlidingEventTimeWindows {
     fn default_trigger(&self) -> EventTimeTrigger {
         EventTimeTrigger
     }
-    fn slide(&self) -> Option<i64> {
-        Some(self.slide)
+    fn alignment(&self) -> Option<Alignment> {
+        Some(Alignment {
+            size: self.size,
+            slide: self.slide,
+            offset: self.offset,
+        })
     }
 }
 
@@ -270,8 +295,12 @@ impl<T: 'static> WindowAssigner<T> for TumblingProcessingTimeWindows {
     fn default_trigger(&self) -> ProcessingTimeTrigger {
         ProcessingTimeTrigger
     }
-    fn slide(&self) -> Option<i64> {
-        Some(self.size)
+    fn alignment(&self) -> Option<Alignment> {
+        Some(Alignment {
+            size: self.size,
+            slide: self.size,
+            offset: self.offset,
+        })
     }
 }
 
@@ -311,8 +340,12 @@ impl<T: 'static> WindowAssigner<T> for SlidingProcessingTimeWindows {
     fn default_trigger(&self) -> ProcessingTimeTrigger {
         ProcessingTimeTrigger
     }
-    fn slide(&self) -> Option<i64> {
-        Some(self.slide)
+    fn alignment(&self) -> Option<Alignment> {
+        Some(Alignment {
+            size: self.size,
+            slide: self.slide,
+            offset: self.offset,
+        })
     }
 }
 

@@ -21,8 +21,9 @@ use strom_types::{Record, Timestamp};
 /// session windows merge); `get_result` does not consume the accumulator (a window may
 /// fire again under allowed lateness).
 pub trait AggregateFunction<In>: Send {
-    /// The accumulator.
-    type Acc: Send + 'static;
+    /// The accumulator (cloneable: slices of time share it between windows, and state is
+    /// snapshotted).
+    type Acc: Clone + Send + 'static;
     /// The result.
     type Out;
     /// A fresh accumulator.

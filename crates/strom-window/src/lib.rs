@@ -8,6 +8,7 @@ pub mod evictor;
 pub mod function;
 pub mod interval_join;
 pub mod operator;
+pub mod slicing;
 pub mod trigger;
 pub mod window;
 
@@ -22,6 +23,7 @@ pub use interval_join::{
     Either, IntervalBounds, IntervalJoinContext, IntervalJoinOperator, ProcessJoinFunction,
 };
 pub use operator::{WindowOperator, WindowSettings};
+pub use slicing::SlicingWindowOperator;
 pub use trigger::{
     ContinuousEventTimeTrigger, CountTrigger, EventTimeTrigger, NeverTrigger,
     ProcessingTimeTrigger, PurgingTrigger, Trigger, TriggerContext, TriggerResult,

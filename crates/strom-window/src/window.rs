@@ -16,6 +16,10 @@ pub trait Window: Clone + Debug + Eq + Hash + Ord + Send + Sync + 'static {
     fn time_range(&self) -> Option<(Timestamp, Timestamp)> {
         None
     }
+    /// The time window `[start, end)`, for window types that are time windows.
+    fn from_time_range(_start: Timestamp, _end: Timestamp) -> Option<Self> {
+        None
+    }
     /// Whether two windows merge (sessions: overlap or touch).
     fn intersects(&self, other: &Self) -> bool {
         self == other
@@ -61,6 +65,9 @@ impl Window for TimeWindow {
     }
     fn time_range(&self) -> Option<(Timestamp, Timestamp)> {
         Some((self.start, self.end))
+    }
+    fn from_time_range(start: Timestamp, end: Timestamp) -> Option<Self> {
+        Some(TimeWindow::new(start, end))
     }
     /// Overlapping or touching windows merge (Flink's `TimeWindow.intersects`).
     fn intersects(&self, other: &TimeWindow) -> bool {

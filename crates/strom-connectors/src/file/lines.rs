@@ -76,7 +76,11 @@ where
         super::reader::split_id(split)
     }
 
-    fn create_reader(&self, _: &SourceContext, splits: Vec<FileSplit>) -> Result<Self::Reader, BoxError> {
+    fn create_reader(
+        &self,
+        _: &SourceContext,
+        splits: Vec<FileSplit>,
+    ) -> Result<Self::Reader, BoxError> {
         Ok(FileReader::new((self.make_parser)(), splits))
     }
 }
