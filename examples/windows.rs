@@ -139,12 +139,16 @@ fn print_all(title: &str, records: Vec<strom::Record<String>>) {
 fn main() -> Result<(), BoxError> {
     let env = StreamEnv::new().with_parallelism(2);
 
+    // Up to 5 s out of order; a watermark after every view, so that which views are late
+    // does not depend on timing. One subtask reads the collection and assigns watermarks.
     let views = env
         .from_collection(views())
         .assign_timestamps_and_watermarks(
             WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(5))
-                .with_timestamp_assigner(|v: &View, _| v.2),
-        );
+                .with_timestamp_assigner(|v: &View, _| v.2)
+                .with_emission_interval(Duration::ZERO),
+        )
+        .set_parallelism(1);
 
     // Views per user and minute; a late view within one minute updates the result.
     let late = OutputTag::<View>::new("late views");
@@ -199,12 +203,11 @@ fn main() -> Result<(), BoxError> {
         .collect();
 
     // Sessions: a user's views until 30 minutes pass without one.
+    let gap = Duration::from_secs(30 * 60);
     let sessions = views
         .clone()
         .key_by(|v: &View| v.0.clone())
-        .window(EventTimeSessionWindows::with_gap(Duration::from_secs(
-            30 * 60,
-        )))
+        .window(EventTimeSessionWindows::with_gap(gap))
         .process(
             |user: &String,
              ctx: &mut WindowContext<TimeWindow>,
@@ -240,8 +243,11 @@ fn main() -> Result<(), BoxError> {
              views: WindowElements<View>,
              out: &mut Collector<String>| {
                 let pages: Vec<&str> = views.map(|v| v.1.as_str()).collect();
-                let at = clock(ctx.current_watermark().max(0));
-                out.collect(format!("{user} (watermark {at}): last pages {pages:?}"));
+                let when = match ctx.current_watermark() {
+                    i64::MAX => "at the end".to_string(),
+                    w => format!("at watermark {}", clock(w)),
+                };
+                out.collect(format!("{user} {when}: last pages {pages:?}"));
                 Ok(())
             },
         )

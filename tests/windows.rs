@@ -24,8 +24,9 @@ use strom::core::{
 use strom::prelude::*;
 use strom::window::{
     ContinuousEventTimeTrigger, CountEvictor, CountTrigger, Evictor, GlobalWindow, NoEvictor,
-    ProcessingTimeTrigger, PurgingTrigger, TimeEvictor, TimeWindow, Trigger, TriggerContext,
-    TriggerResult, TumblingProcessingTimeWindows, Window, WindowOperator, WindowSettings,
+    ProcessingTimeSessionWindows, ProcessingTimeTrigger, PurgingTrigger, TimeEvictor, TimeWindow,
+    Trigger, TriggerContext, TriggerResult, TumblingProcessingTimeWindows, Window, WindowOperator,
+    WindowSettings,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -42,13 +43,15 @@ fn ms(v: u64) -> Duration {
 }
 
 /// `items` with event time from field 1 and a watermark of `max - bound - 1` after every
-/// record.
+/// record (one subtask, so that the input order is the order the generator sees).
 fn events(env: &StreamEnv, items: Vec<Ev>, bound_ms: u64) -> DataStream<Ev> {
-    env.from_collection(items).assign_timestamps_and_watermarks(
-        WatermarkStrategy::for_bounded_out_of_orderness(ms(bound_ms))
-            .with_timestamp_assigner(|e: &Ev, _| e.1)
-            .with_emission_interval(Duration::ZERO),
-    )
+    env.from_collection(items)
+        .assign_timestamps_and_watermarks(
+            WatermarkStrategy::for_bounded_out_of_orderness(ms(bound_ms))
+                .with_timestamp_assigner(|e: &Ev, _| e.1)
+                .with_emission_interval(Duration::ZERO),
+        )
+        .set_parallelism(1)
 }
 
 /// Key `key` with values = timestamps.
@@ -211,14 +214,11 @@ fn sessions_merge_when_windows_touch() {
     // A large bound: nothing fires before the end of input.
     for p in [1, 2] {
         let env = env(p);
-        let stream = events(&env, input.clone(), 1_000).key_by(|e: &Ev| e.0);
+        let stream = events(&env, input.clone(), 1_000);
+        let keyed = || stream.clone().key_by(|e: &Ev| e.0);
         let session = EventTimeSessionWindows::with_gap(ms(10));
-        let listed = stream
-            .clone()
-            .window(session.clone())
-            .process(list)
-            .collect();
-        let counted = stream.window(session).aggregate(CountSum).collect();
+        let listed = keyed().window(session.clone()).process(list).collect();
+        let counted = keyed().window(session).aggregate(CountSum).collect();
         execute_within(&env, "sessions", LIMIT).unwrap();
         assert_eq!(
             records(&listed),
@@ -338,8 +338,8 @@ impl<W: Window> Trigger<Ev, W> for SpikeTrigger {
 #[test]
 fn global_windows_with_a_user_defined_trigger() {
     // No timestamps needed: global windows are not in event time.
-    let values = [1, 2, 50, 3, 4, 5, 6, 60, 7];
-    let mut input: Vec<Ev> = values.iter().map(|&v| ('a', 0, v)).collect();
+    let vals = [1, 2, 50, 3, 4, 5, 6, 60, 7];
+    let mut input: Vec<Ev> = vals.iter().map(|&v| ('a', 0, v)).collect();
     input.push(('b', 0, 1));
     for p in [1, 2] {
         let env = env(p);
@@ -688,8 +688,11 @@ fn allowed_lateness_fires_again_with_the_updated_contents() {
                  ctx: &mut WindowContext<'_, TimeWindow>,
                  v: WindowElements<'_, Ev>,
                  out: &mut Collector<'_, String>| {
-                    let firings = ctx.window_state::<u32>()?;
-                    *firings += 1;
+                    let firings = {
+                        let n = ctx.window_state::<u32>()?;
+                        *n += 1;
+                        *n
+                    };
                     for e in v {
                         out.collect(format!(
                             "{k} {} sum {} firing {firings}",
@@ -731,6 +734,127 @@ fn allowed_lateness_fires_again_with_the_updated_contents() {
             "p {p}"
         );
     }
+}
+
+#[test]
+fn sliding_windows_with_allowed_lateness_fire_again_with_all_their_elements() {
+    // Sliding 10 / 5, lateness 5, watermark max - 1.
+    // 1, 6, 11: watermark 10 fires [-5,5) {1} and [0,10) {1, 6}; [-5,5) is removed (4 + 5).
+    // 3: late for the removed [-5,5), allowed for [0,10): fires it again with {1, 3, 6}.
+    // 16: watermark 15 fires [5,15) {6, 11} and removes [0,10) (9 + 5).
+    // 2: every window of 2 is gone: late output.
+    // End: [10,20) {11, 16}, [15,25) {16}.
+    let input = at('a', &[1, 6, 11, 3, 16, 2]);
+    let env = env(1);
+    let late = OutputTag::<Ev>::new("late");
+    let windowed = || {
+        events(&env, input.clone(), 0)
+            .key_by(|e: &Ev| e.0)
+            .window(SlidingEventTimeWindows::of(ms(10), ms(5)))
+            .allowed_lateness(ms(5))
+            .side_output_late_data(&late)
+    };
+    let listed = windowed().process(list);
+    let late_records = listed.side_output(&late).collect();
+    let listed = listed.collect();
+    let summed = windowed().aggregate(CountSum).collect();
+    execute_within(&env, "sliding lateness", LIMIT).unwrap();
+    assert_eq!(
+        in_order(&listed),
+        strings(&[
+            "a [-5,5) [1]",
+            "a [0,10) [1, 6]",
+            "a [0,10) [1, 3, 6]",
+            "a [5,15) [6, 11]",
+            "a [10,20) [11, 16]",
+            "a [15,25) [16]",
+        ])
+    );
+    assert_eq!(
+        in_order(&summed),
+        vec![(1, 1), (2, 7), (3, 10), (2, 17), (2, 27), (1, 16)]
+    );
+    assert_eq!(late_records.take(), vec![('a', 2, 2)]);
+}
+
+/// A process window function as a type: emits the number of elements, and reports each
+/// firing and each removal of a window (`clear`) to a side output.
+#[derive(Clone)]
+struct CountAndReport {
+    report: OutputTag<String>,
+}
+
+impl ProcessWindowFunction<char, Ev, usize, TimeWindow> for CountAndReport {
+    fn process(
+        &mut self,
+        key: &char,
+        ctx: &mut WindowContext<'_, TimeWindow>,
+        elements: WindowElements<'_, Ev>,
+        out: &mut Collector<'_, usize>,
+    ) -> Result<(), BoxError> {
+        let n = elements.count();
+        let w = *ctx.window();
+        ctx.output(
+            &self.report,
+            format!("{key} fired [{},{}) with {n}", w.start, w.end),
+        );
+        out.collect(n);
+        Ok(())
+    }
+
+    fn clear(
+        &mut self,
+        key: &char,
+        ctx: &mut WindowContext<'_, TimeWindow>,
+    ) -> Result<(), BoxError> {
+        let w = *ctx.window();
+        let wm = ctx.current_watermark();
+        ctx.output(
+            &self.report,
+            format!("{key} cleared [{},{}) at {wm}", w.start, w.end),
+        );
+        Ok(())
+    }
+}
+
+#[test]
+fn a_process_window_function_type_is_cleared_at_the_cleanup_time() {
+    // Tumbling 10, lateness 5, watermark max - 1: [0,10) fires at watermark 11 and again
+    // for 7, and is removed at watermark 15 (cleanup time 9 + 5); [10,20) fires and is
+    // removed at the end of input.
+    let env = env(1);
+    let report = OutputTag::<String>::new("report");
+    let counts = events(&env, at('a', &[1, 12, 7, 16]), 0)
+        .key_by(|e: &Ev| e.0)
+        .window(TumblingEventTimeWindows::of(ms(10)))
+        .allowed_lateness(ms(5))
+        .process(CountAndReport {
+            report: report.clone(),
+        });
+    let reports = counts.side_output(&report).collect();
+    let counts = counts.collect();
+    execute_within(&env, "clear", LIMIT).unwrap();
+    let counts: Vec<(usize, i64)> = counts
+        .take_records()
+        .into_iter()
+        .map(|r| (r.value, r.timestamp))
+        .collect();
+    assert_eq!(counts, vec![(1, 9), (2, 9), (2, 19)]);
+    let reports: Vec<(String, i64)> = reports
+        .take_records()
+        .into_iter()
+        .map(|r| (r.value, r.timestamp))
+        .collect();
+    assert_eq!(
+        reports,
+        vec![
+            ("a fired [0,10) with 1".into(), 9),
+            ("a fired [0,10) with 2".into(), 9),
+            ("a cleared [0,10) at 15".into(), 9),
+            ("a fired [10,20) with 2".into(), 19),
+            (format!("a cleared [10,20) at {}", i64::MAX), 19),
+        ]
+    );
 }
 
 #[test]
@@ -929,11 +1053,22 @@ fn count_window_all() {
     let out = env
         .from_collection((1..=7).map(|v| ('x', 0, v)).collect::<Vec<Ev>>())
         .count_window_all(3)
-        .process(values::<GlobalWindow>)
+        .process(
+            |_: &(),
+             _: &mut WindowContext<'_, GlobalWindow>,
+             v: WindowElements<'_, Ev>,
+             out: &mut Collector<'_, Vec<i64>>| {
+                out.collect(v.map(|e| e.2).collect());
+                Ok(())
+            },
+        )
         .collect();
     let r = execute_within(&env, "count window all", LIMIT).unwrap();
-    // Keyed by the unit key, shown as `()`.
-    assert_eq!(in_order(&out), strings(&["() [1, 2, 3]", "() [4, 5, 6]"]));
+    // Both results carry the global window's max timestamp and may reach the two sink
+    // subtasks in either order.
+    let mut got = in_order(&out);
+    got.sort();
+    assert_eq!(got, vec![vec![1, 2, 3], vec![4, 5, 6]]);
     assert_eq!(r.operator("Window(Process)").unwrap().parallelism, 1);
 }
 
@@ -1019,7 +1154,7 @@ impl SourceReader<Ev> for ClockedReader {
         match self.items.next() {
             Some((key, now)) => {
                 self.clock.set(now);
-                out.collect(Record::untimed((key, now, now)));
+                out.collect((key, now, now));
                 self.emitted += 1;
             }
             None => {
@@ -1191,6 +1326,24 @@ mod harness {
         );
         Harness::new(op, clock)
     }
+
+    pub fn processing_time_sessions(
+        clock: ManualClock,
+    ) -> Harness<impl OneInputOperator<Ev, String>> {
+        let op = WindowOperator::new(
+            |e: &Ev| e.0,
+            ProcessingTimeSessionWindows::with_gap(ms(50)),
+            ProcessingTimeTrigger,
+            None::<NoEvictor>,
+            ProcessFn(values::<TimeWindow>, std::marker::PhantomData),
+            WindowSettings {
+                allowed_lateness: 0,
+                late_tag: None,
+                default_trigger: true,
+            },
+        );
+        Harness::new(op, clock)
+    }
 }
 
 #[test]
@@ -1217,6 +1370,25 @@ fn processing_time_window_fires_when_the_clock_reaches_its_last_millisecond() {
     // A late callback fires everything due.
     assert_eq!(h.advance_to(5_000), vec![("a [4]".into(), 1_199)]);
     assert_eq!(h.wakeup(), i64::MAX, "nothing left to wait for");
+}
+
+#[test]
+fn processing_time_sessions_merge_and_fire_once_the_clock_passes_the_merged_end() {
+    let mut h = harness::processing_time_sessions(ManualClock::new(1_000));
+    assert!(h.push(('a', 0, 1)).is_empty()); // [1000, 1050)
+    assert_eq!(h.wakeup(), 1_049);
+    h.clock.set(1_040);
+    assert!(h.push(('a', 0, 2)).is_empty()); // [1040, 1090): merged into [1000, 1090)
+    assert!(
+        h.advance_to(1_049).is_empty(),
+        "the first session was merged away"
+    );
+    assert_eq!(h.wakeup(), 1_089);
+    assert_eq!(h.advance_to(1_089), vec![("a [1, 2]".into(), 1_089)]);
+    // The session was removed; a later element opens a new one.
+    h.clock.set(1_139);
+    assert!(h.push(('a', 0, 3)).is_empty());
+    assert_eq!(h.advance_to(1_188), vec![("a [3]".into(), 1_188)]);
 }
 
 // ---------------------------------------------------------------------------------------

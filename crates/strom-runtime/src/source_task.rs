@@ -235,7 +235,7 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
             self.flush_all()?;
             *next_flush = env.buffer_timeout.map(|d| Instant::now() + d);
         }
-        env.fire_timers(&mut self.outputs.main)?;
+        env.fire_timers(&mut self.head)?;
         Ok(())
     }
 
