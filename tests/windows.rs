@@ -1275,6 +1275,7 @@ mod harness {
             let mut em = Emitter {
                 records: &mut self.out,
                 side: &mut self.side,
+                downstream: None,
             };
             self.op
                 .process_batch(&mut batch, &mut self.ctx, &mut em)
@@ -1297,6 +1298,7 @@ mod harness {
             let mut em = Emitter {
                 records: &mut self.out,
                 side: &mut self.side,
+                downstream: None,
             };
             self.op
                 .on_processing_time(now, &mut self.ctx, &mut em)

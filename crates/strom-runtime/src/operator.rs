@@ -38,6 +38,37 @@ pub struct Emitter<'a, Out> {
     pub records: &'a mut Vec<Record<Out>>,
     /// Side-output buffers.
     pub side: &'a mut SideOutputs,
+    /// Where `flush_if_full` hands full buffers on during one long call (a watermark that
+    /// fires many windows), so that memory stays bounded; `None` in test harnesses.
+    pub downstream: Option<EmitTarget<'a, Out>>,
+}
+
+/// The operator's outputs, for [`Emitter::flush_if_full`].
+pub struct EmitTarget<'a, Out> {
+    main: &'a mut dyn Downstream<Out>,
+    drains: &'a mut Vec<Box<dyn crate::downstream::SideDrain>>,
+    metrics: &'a OperatorMetrics,
+}
+
+/// Records an emitter holds before `flush_if_full` passes them on.
+const EMIT_CHUNK: usize = 1024;
+
+impl<Out> Emitter<'_, Out> {
+    /// Pass the buffered results downstream if there are many: call it between units of
+    /// work (e.g. after each fired window) in calls that may emit a lot.
+    pub fn flush_if_full(&mut self) -> Result<()> {
+        if self.records.len() < EMIT_CHUNK {
+            return Ok(());
+        }
+        if let Some(t) = self.downstream.as_mut() {
+            t.metrics.add_out(self.records.len());
+            t.main.push(self.records)?;
+            for d in t.drains.iter_mut() {
+                d.drain(self.side)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The logic of an operator with one input.
@@ -150,9 +181,19 @@ where
     fn push(&mut self, batch: &mut Vec<Record<In>>) -> Result<()> {
         self.metrics.add_in(batch.len());
         let (op, ctx) = (&mut self.op, &mut self.ctx);
+        let Outputs {
+            main,
+            side,
+            side_drains,
+        } = &mut self.outputs;
         let mut out = Emitter {
             records: &mut self.buf,
-            side: &mut self.outputs.side,
+            side,
+            downstream: Some(EmitTarget {
+                main: &mut **main,
+                drains: side_drains,
+                metrics: &self.metrics,
+            }),
         };
         guarded(&self.info, || op.process_batch(batch, ctx, &mut out))?;
         self.emit()
@@ -164,9 +205,19 @@ where
         }
         self.ctx.watermark = watermark;
         let (op, ctx) = (&mut self.op, &mut self.ctx);
+        let Outputs {
+            main,
+            side,
+            side_drains,
+        } = &mut self.outputs;
         let mut out = Emitter {
             records: &mut self.buf,
-            side: &mut self.outputs.side,
+            side,
+            downstream: Some(EmitTarget {
+                main: &mut **main,
+                drains: side_drains,
+                metrics: &self.metrics,
+            }),
         };
         guarded(&self.info, || op.on_watermark(ctx, &mut out))?;
         self.emit()?;
@@ -183,9 +234,19 @@ where
 
     fn processing_time(&mut self, now_ms: i64) -> Result<()> {
         let (op, ctx) = (&mut self.op, &mut self.ctx);
+        let Outputs {
+            main,
+            side,
+            side_drains,
+        } = &mut self.outputs;
         let mut out = Emitter {
             records: &mut self.buf,
-            side: &mut self.outputs.side,
+            side,
+            downstream: Some(EmitTarget {
+                main: &mut **main,
+                drains: side_drains,
+                metrics: &self.metrics,
+            }),
         };
         guarded(&self.info, || op.on_processing_time(now_ms, ctx, &mut out))?;
         self.emit()?;
@@ -194,9 +255,19 @@ where
 
     fn end_of_input(&mut self) -> Result<()> {
         let (op, ctx) = (&mut self.op, &mut self.ctx);
+        let Outputs {
+            main,
+            side,
+            side_drains,
+        } = &mut self.outputs;
         let mut out = Emitter {
             records: &mut self.buf,
-            side: &mut self.outputs.side,
+            side,
+            downstream: Some(EmitTarget {
+                main: &mut **main,
+                drains: side_drains,
+                metrics: &self.metrics,
+            }),
         };
         guarded(&self.info, || op.on_end_of_input(ctx, &mut out))?;
         self.emit()?;

@@ -534,6 +534,7 @@ mod tests {
             let mut em = Emitter {
                 records: &mut self.out,
                 side: &mut self.side,
+                downstream: None,
             };
             self.op
                 .process_batch(&mut batch, &mut self.ctx, &mut em)
@@ -549,6 +550,7 @@ mod tests {
             let mut em = Emitter {
                 records: &mut self.out,
                 side: &mut self.side,
+                downstream: None,
             };
             self.op.on_watermark(&mut self.ctx, &mut em).unwrap();
             assert!(self.out.is_empty());
@@ -658,6 +660,7 @@ mod tests {
         let mut em = Emitter {
             records: &mut h.out,
             side: &mut h.side,
+            downstream: None,
         };
         let err =
             h.op.process_batch(&mut batch, &mut h.ctx, &mut em)

@@ -643,6 +643,7 @@ where
             let (time, due) = entry.remove_entry();
             for (key, w) in due {
                 self.fire_timer(true, time, key, w, ctx, out)?;
+                out.flush_if_full()?;
             }
         }
         Ok(())
@@ -661,6 +662,7 @@ where
             let (time, due) = entry.remove_entry();
             for (key, w) in due {
                 self.fire_timer(false, time, key, w, ctx, out)?;
+                out.flush_if_full()?;
             }
         }
         if let Some((&next, _)) = self.proc_timers.first_key_value() {

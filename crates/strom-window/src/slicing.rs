@@ -330,6 +330,7 @@ where
                 if t == self.cleanup_time(start) {
                     self.clear(&key, start, ctx, out)?;
                 }
+                out.flush_if_full()?;
             }
         }
         Ok(())
