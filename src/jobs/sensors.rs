@@ -241,8 +241,10 @@ pub fn java_double(v: f64) -> String {
     }
     let a = v.abs();
     if v == 0.0 || (1e-3..1e7).contains(&a) {
-        let s = format!("{v}");
-        if s.contains('.') { s } else { format!("{s}.0") }
+        // Ryu gives the shortest round-trip digits, as Rust's `{}` does, without its slow
+        // fallback; in this range it prints plain decimals ("26.0", "25.18049999999999").
+        let mut buf = ryu::Buffer::new();
+        buf.format_finite(v).to_string()
     } else {
         let s = format!("{v:e}");
         let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
@@ -360,10 +362,24 @@ pub struct GeneratorConfig {
 /// (subtask `s` generates `s, s+p, …`; its k-th event is at `base + k * interval * p`), and a
 /// temperature from a hash of `i` — the same stream as Flink's `SensorWindows.Gen`.
 pub fn generated_reading(i: u64, sensors: u64, interval_ms: i64, p: u64) -> SensorReading {
+    generated_reading_with(i, &sensor_ids(sensors), interval_ms, p)
+}
+
+/// The sensor ids `s000`, `s001`, … (computed once, as Flink's generator does).
+pub fn sensor_ids(sensors: u64) -> Vec<crate::core::CompactString> {
+    (0..sensors.max(1))
+        .map(|i| compact_str::format_compact!("s{i:03}"))
+        .collect()
+}
+
+/// [`generated_reading`] with precomputed ids.
+#[inline]
+pub fn generated_reading_with(i: u64, ids: &[crate::core::CompactString], interval_ms: i64, p: u64) -> SensorReading {
     let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let h = h ^ (h >> 31);
+    let n = ids.len().max(1) as u64;
     SensorReading {
-        sensor_id: compact_str::format_compact!("s{:03}", i % sensors),
+        sensor_id: ids.get((i % n) as usize).cloned().unwrap_or_default(),
         ts_ms: 1_704_067_200_000 + (i / p) as i64 * interval_ms * p as i64,
         temperature: 15.0 + (h & 0xFFFF) as f64 / 65536.0 * 15.0,
     }
@@ -375,8 +391,9 @@ pub fn run_generated(cfg: &GeneratorConfig) -> Result<(strom_api::JobResult, u64
     let env = StreamEnv::new().with_parallelism(p);
     let (sensors, interval, events) = (cfg.sensors.max(1), cfg.interval_ms, cfg.events);
     let readings = env
-        .generate(Some(events), move |i| {
-            generated_reading(i, sensors, interval, p as u64)
+        .generate(Some(events), {
+            let ids = std::sync::Arc::new(sensor_ids(sensors));
+            move |i| generated_reading_with(i, &ids, interval, p as u64)
         })
         .assign_timestamps_and_watermarks(
             WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(5))

@@ -124,18 +124,6 @@ where
         }
     }
 
-    /// The starts of the windows containing `t`, latest first (Flink's assignment order).
-    fn window_starts(&self, t: Timestamp) -> impl Iterator<Item = Timestamp> + use<K, T, A, F, KF> {
-        let Alignment {
-            size,
-            slide,
-            offset,
-        } = self.geometry;
-        let last = TimeWindow::start_with_offset(t, offset, slide);
-        std::iter::successors(Some(last), move |s| Some(s - slide))
-            .take_while(move |s| *s > t - size)
-    }
-
     /// Merge the slices of window `start` of `key` and emit the result.
     fn fire(
         &mut self,
@@ -217,25 +205,18 @@ where
         self.event_time && self.cleanup_time(start) <= wm
     }
 
-    fn process_record(
-        &mut self,
-        r: Record<T>,
-        now: i64,
-        ctx: &mut OperatorContext,
-        out: &mut Emitter<'_, F::Out>,
-    ) -> Result<()> {
+    fn process_record(&mut self, r: Record<T>, now: i64, ctx: &mut OperatorContext, out: &mut Emitter<'_, F::Out>) -> Result<()> {
         if self.event_time && r.timestamp == strom_types::NO_TIMESTAMP {
             // The assigner's own check, with its message.
-            self.assigner
-                .assign(&r.value, r.timestamp, now, &mut Vec::new())?;
+            self.assigner.assign(&r.value, r.timestamp, now, &mut Vec::new())?;
         }
         let t = if self.event_time { r.timestamp } else { now };
         let wm = ctx.watermark.0;
-        // Live windows are a prefix of the latest-first list: if the latest is late, all are.
-        let accepted = self
-            .window_starts(t)
-            .next()
-            .is_some_and(|s| !self.is_late(s, wm));
+        let Alignment { size, slide, offset } = self.geometry;
+        // The latest window containing t; live windows are a prefix of the latest-first list,
+        // so if the latest is late (or t lies in no window), all are.
+        let last_start = TimeWindow::start_with_offset(t, offset, slide);
+        let accepted = last_start > t - size && !self.is_late(last_start, wm);
         if !accepted {
             if self.event_time
                 && r.timestamp.saturating_add(self.lateness) <= wm
@@ -246,7 +227,7 @@ where
             return Ok(());
         }
         let key = (self.key_of)(&r.value);
-        let slice = TimeWindow::start_with_offset(t, self.geometry.offset, self.pane);
+        let slice = TimeWindow::start_with_offset(t, offset, self.pane);
         let ks = match self.keys.get_mut(&key) {
             Some(ks) => ks,
             None => self.keys.entry(key.clone()).or_insert_with(KeySlices::new),
@@ -256,50 +237,41 @@ where
             std::collections::btree_map::Entry::Vacant(e) => (e.insert(None), true),
         };
         self.func.add(slot, &r.value)?;
-        let size = self.geometry.size;
-        let mut to_fire: Option<Timestamp> = None;
-        for start in self.window_starts(t) {
-            if self.is_late(start, wm) {
-                break;
-            }
+        // A window already past the watermark but within the allowed lateness fires again
+        // at once; the latest window containing t is the last to be past it.
+        let refire = self.event_time && last_start.saturating_add(size) - 1 <= wm;
+        if !new_slice && !refire {
+            // The common case: the slice's windows exist and have their timers.
+            return Ok(());
+        }
+        let (event_time, lateness) = (self.event_time, self.lateness);
+        let mut to_fire: Vec<Timestamp> = Vec::new();
+        let mut start = last_start;
+        while start > t - size {
             let w_max = start.saturating_add(size) - 1;
-            let fire_now = self.event_time && w_max <= wm;
-            let Some(ks) = self.keys.get_mut(&key) else {
-                break;
-            };
-            if (new_slice || fire_now)
-                && let std::collections::btree_map::Entry::Vacant(v) = ks.windows.entry(start)
-            {
+            if event_time && w_max.saturating_add(lateness) <= wm {
+                break; // this window and all earlier ones are cleaned up
+            }
+            let fire_now = event_time && w_max <= wm;
+            if let std::collections::btree_map::Entry::Vacant(v) = ks.windows.entry(start) {
                 v.insert(Live::default());
                 if !fire_now {
-                    self.timers
-                        .entry(w_max)
-                        .or_default()
-                        .push((key.clone(), start));
-                    if !self.event_time {
+                    self.timers.entry(w_max).or_default().push((key.clone(), start));
+                    if !event_time {
                         ctx.request_processing_time(w_max);
                     }
                 }
-                let cleanup = if self.event_time {
-                    w_max.saturating_add(self.lateness)
-                } else {
-                    w_max
-                };
+                let cleanup = if event_time { w_max.saturating_add(lateness) } else { w_max };
                 if cleanup != w_max && cleanup != i64::MAX {
-                    self.timers
-                        .entry(cleanup)
-                        .or_default()
-                        .push((key.clone(), start));
+                    self.timers.entry(cleanup).or_default().push((key.clone(), start));
                 }
             }
             if fire_now {
-                // A late-but-allowed element fires its window again at once.
-                if let Some(prev) = to_fire.replace(start) {
-                    self.fire(&key, prev, ctx, out)?;
-                }
+                to_fire.push(start);
             }
+            start -= slide;
         }
-        if let Some(start) = to_fire {
+        for start in to_fire {
             self.fire(&key, start, ctx, out)?;
         }
         Ok(())
