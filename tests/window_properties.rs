@@ -872,3 +872,38 @@ fn touching_record_extends_session_with_zero_out_of_orderness() {
         "the session must not fire before 13 arrives"
     );
 }
+
+/// Found by the property test at 200 cases: a late-but-allowed record re-fires an earlier
+/// sliding window (here `[-4, 0)`) while the latest window containing it (`[-2, 2)`) has not
+/// fired yet; the sliced aggregation must notice.
+#[test]
+fn late_record_refires_an_earlier_sliding_window() {
+    let events = vec![
+        ev(0, 5, -1, 1),
+        ev(1, 1, 4, 1),
+        ev(2, 1, 7, 1),
+        ev(3, 1, 12, 1),
+        ev(4, 1, 12, 1),
+        ev(5, 5, -1, 1),
+    ];
+    let kind = Kind::Sliding { size: 4, slide: 2 };
+    let want = reference(&events, kind, 11, 2);
+    assert!(
+        want.rows
+            .iter()
+            .filter(|r| (r.0, r.1, r.2) == (5, -4, 0))
+            .count()
+            == 2,
+        "the reference re-fires [-4, 0): {:?}",
+        want.rows
+    );
+    let params = Params {
+        kind,
+        bound: 11,
+        lateness: 2,
+        parallelism: 1,
+        topology: Topology::AssignAtSource,
+    };
+    let got = normalize(run_job(&events, &params), kind).expect("normalize");
+    check_against_reference(&got, &want).expect("sliced re-fire");
+}

@@ -374,7 +374,12 @@ pub fn sensor_ids(sensors: u64) -> Vec<crate::core::CompactString> {
 
 /// [`generated_reading`] with precomputed ids.
 #[inline]
-pub fn generated_reading_with(i: u64, ids: &[crate::core::CompactString], interval_ms: i64, p: u64) -> SensorReading {
+pub fn generated_reading_with(
+    i: u64,
+    ids: &[crate::core::CompactString],
+    interval_ms: i64,
+    p: u64,
+) -> SensorReading {
     let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     let h = h ^ (h >> 31);
     let n = ids.len().max(1) as u64;

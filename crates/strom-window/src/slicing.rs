@@ -205,14 +205,25 @@ where
         self.event_time && self.cleanup_time(start) <= wm
     }
 
-    fn process_record(&mut self, r: Record<T>, now: i64, ctx: &mut OperatorContext, out: &mut Emitter<'_, F::Out>) -> Result<()> {
+    fn process_record(
+        &mut self,
+        r: Record<T>,
+        now: i64,
+        ctx: &mut OperatorContext,
+        out: &mut Emitter<'_, F::Out>,
+    ) -> Result<()> {
         if self.event_time && r.timestamp == strom_types::NO_TIMESTAMP {
             // The assigner's own check, with its message.
-            self.assigner.assign(&r.value, r.timestamp, now, &mut Vec::new())?;
+            self.assigner
+                .assign(&r.value, r.timestamp, now, &mut Vec::new())?;
         }
         let t = if self.event_time { r.timestamp } else { now };
         let wm = ctx.watermark.0;
-        let Alignment { size, slide, offset } = self.geometry;
+        let Alignment {
+            size,
+            slide,
+            offset,
+        } = self.geometry;
         // The latest window containing t; live windows are a prefix of the latest-first list,
         // so if the latest is late (or t lies in no window), all are.
         let last_start = TimeWindow::start_with_offset(t, offset, slide);
@@ -237,9 +248,9 @@ where
             std::collections::btree_map::Entry::Vacant(e) => (e.insert(None), true),
         };
         self.func.add(slot, &r.value)?;
-        // A window already past the watermark but within the allowed lateness fires again
-        // at once; the latest window containing t is the last to be past it.
-        let refire = self.event_time && last_start.saturating_add(size) - 1 <= wm;
+        // A window already past the watermark but within the allowed lateness fires again at
+        // once. Every window containing t ends after t, so that needs t <= watermark.
+        let refire = self.event_time && self.lateness > 0 && t <= wm;
         if !new_slice && !refire {
             // The common case: the slice's windows exist and have their timers.
             return Ok(());
@@ -256,14 +267,24 @@ where
             if let std::collections::btree_map::Entry::Vacant(v) = ks.windows.entry(start) {
                 v.insert(Live::default());
                 if !fire_now {
-                    self.timers.entry(w_max).or_default().push((key.clone(), start));
+                    self.timers
+                        .entry(w_max)
+                        .or_default()
+                        .push((key.clone(), start));
                     if !event_time {
                         ctx.request_processing_time(w_max);
                     }
                 }
-                let cleanup = if event_time { w_max.saturating_add(lateness) } else { w_max };
+                let cleanup = if event_time {
+                    w_max.saturating_add(lateness)
+                } else {
+                    w_max
+                };
                 if cleanup != w_max && cleanup != i64::MAX {
-                    self.timers.entry(cleanup).or_default().push((key.clone(), start));
+                    self.timers
+                        .entry(cleanup)
+                        .or_default()
+                        .push((key.clone(), start));
                 }
             }
             if fire_now {
