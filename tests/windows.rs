@@ -1436,3 +1436,47 @@ fn guide_snippets_are_in_the_examples() {
     assert!(check_snippets("docs/windows.md", "examples/windows.rs") >= 5);
     assert!(check_snippets("docs/event-time.md", "examples/event_time.rs") >= 3);
 }
+
+/// As Flink: a session (merging) assigner needs a trigger that can merge.
+#[test]
+fn sessions_reject_a_trigger_that_cannot_merge() {
+    let env = env(1);
+    events(&env, at('a', &[1, 2]), 0)
+        .key_by(|e: &Ev| e.0)
+        .window(EventTimeSessionWindows::with_gap(ms(5)))
+        .trigger(SpikeTrigger {
+            threshold: 100,
+            every: 2,
+        })
+        .reduce(|a, b| (a.0, a.1, a.2 + b.2))
+        .discard();
+    let err = env
+        .execute("sessions with a non-merging trigger")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not support merging"), "{err}");
+}
+
+/// As Flink: per-window state is not allowed with merging windows.
+#[test]
+fn per_window_state_is_refused_in_sessions() {
+    let env = env(1);
+    events(&env, at('a', &[1, 2]), 0)
+        .key_by(|e: &Ev| e.0)
+        .window(EventTimeSessionWindows::with_gap(ms(5)))
+        .process(
+            |_: &char,
+             ctx: &mut WindowContext<'_, TimeWindow>,
+             _: WindowElements<'_, Ev>,
+             out: &mut Collector<'_, u32>| {
+                *ctx.window_state::<u32>()? += 1;
+                out.collect(1);
+                Ok(())
+            },
+        )
+        .discard();
+    let err = execute_within(&env, "window state in sessions", LIMIT)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("per-window state is not allowed"), "{err}");
+}

@@ -214,6 +214,11 @@ where
             default_trigger,
             all,
         } = self;
+        if assigner.is_merging() && !trigger.can_merge() {
+            keyed.stream.env.error(
+                "a merging window assigner (sessions) cannot be used with a trigger that does not support merging: implement Trigger::can_merge and on_merge, or use another trigger".to_string(),
+            );
+        }
         let kf = keyed.key_selector.clone();
         let lateness = lateness.as_millis().min(i64::MAX as u128) as i64;
         let out = keyed.stream.transform(name, move |_| {

@@ -83,6 +83,8 @@ pub struct WindowContext<'a, W> {
     pub(crate) watermark: Timestamp,
     pub(crate) clock: &'a dyn Clock,
     pub(crate) window_state: &'a mut Option<Box<dyn Any + Send>>,
+    /// Windows merge (sessions): per-window state is not allowed, as in Flink.
+    pub(crate) merging: bool,
     pub(crate) global_state: &'a mut Option<Box<dyn Any + Send>>,
     pub(crate) side: &'a mut SideOutputs,
 }
@@ -102,7 +104,16 @@ impl<W: Window> WindowContext<'_, W> {
     }
     /// State kept for this key and window until the window is cleaned up (e.g. to count
     /// firings under allowed lateness). Created with `Default` on first use.
+    ///
+    /// Not available with merging windows (sessions), as in Flink: their state could not be
+    /// merged; this returns an error then.
     pub fn window_state<S: Default + Send + 'static>(&mut self) -> Result<&mut S> {
+        if self.merging {
+            return Err(StromError::User(
+                "per-window state is not allowed with merging windows (sessions); use global_state"
+                    .into(),
+            ));
+        }
         typed_state(self.window_state)
     }
     /// State kept for this key across all its windows.

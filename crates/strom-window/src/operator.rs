@@ -266,6 +266,7 @@ where
             watermark: ctx.watermark.0,
             clock: &*ctx.clock,
             window_state: &mut entry.window_state,
+            merging: self.merging,
             global_state,
             side: out.side,
         };
@@ -360,6 +361,7 @@ where
                 watermark: ctx.watermark.0,
                 clock: &*ctx.clock,
                 window_state: &mut entry.window_state,
+                merging: self.merging,
                 global_state: &mut ks.global_state,
                 side: out.side,
             };

@@ -152,6 +152,7 @@ where
             watermark: ctx.watermark.0,
             clock: &*ctx.clock,
             window_state: &mut live.window_state,
+            merging: false,
             global_state: &mut ks.global_state,
             side: out.side,
         };
@@ -183,6 +184,7 @@ where
                 watermark: ctx.watermark.0,
                 clock: &*ctx.clock,
                 window_state: &mut live.window_state,
+                merging: false,
                 global_state: &mut ks.global_state,
                 side: out.side,
             };
