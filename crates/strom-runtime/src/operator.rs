@@ -172,6 +172,38 @@ where
     }
 }
 
+impl<In, Out, Op> OperatorLink<In, Out, Op>
+where
+    In: Send + 'static,
+    Out: Send + 'static,
+    Op: OneInputOperator<In, Out>,
+{
+    /// Call the operator (guarded) with an emitter over this link's outputs, then pass
+    /// what it emitted on.
+    fn call(
+        &mut self,
+        f: impl FnOnce(&mut Op, &mut OperatorContext, &mut Emitter<'_, Out>) -> Result<()>,
+    ) -> Result<()> {
+        let (op, ctx) = (&mut self.op, &mut self.ctx);
+        let Outputs {
+            main,
+            side,
+            side_drains,
+        } = &mut self.outputs;
+        let mut out = Emitter {
+            records: &mut self.buf,
+            side,
+            downstream: Some(EmitTarget {
+                main: &mut **main,
+                drains: side_drains,
+                metrics: &self.metrics,
+            }),
+        };
+        guarded(&self.info, || f(op, ctx, &mut out))?;
+        self.emit()
+    }
+}
+
 impl<In, Out, Op> Downstream<In> for OperatorLink<In, Out, Op>
 where
     In: Send + 'static,
@@ -180,23 +212,7 @@ where
 {
     fn push(&mut self, batch: &mut Vec<Record<In>>) -> Result<()> {
         self.metrics.add_in(batch.len());
-        let (op, ctx) = (&mut self.op, &mut self.ctx);
-        let Outputs {
-            main,
-            side,
-            side_drains,
-        } = &mut self.outputs;
-        let mut out = Emitter {
-            records: &mut self.buf,
-            side,
-            downstream: Some(EmitTarget {
-                main: &mut **main,
-                drains: side_drains,
-                metrics: &self.metrics,
-            }),
-        };
-        guarded(&self.info, || op.process_batch(batch, ctx, &mut out))?;
-        self.emit()
+        self.call(|op, ctx, out| op.process_batch(batch, ctx, out))
     }
 
     fn watermark(&mut self, watermark: Watermark) -> Result<()> {
@@ -204,23 +220,7 @@ where
             return Ok(());
         }
         self.ctx.watermark = watermark;
-        let (op, ctx) = (&mut self.op, &mut self.ctx);
-        let Outputs {
-            main,
-            side,
-            side_drains,
-        } = &mut self.outputs;
-        let mut out = Emitter {
-            records: &mut self.buf,
-            side,
-            downstream: Some(EmitTarget {
-                main: &mut **main,
-                drains: side_drains,
-                metrics: &self.metrics,
-            }),
-        };
-        guarded(&self.info, || op.on_watermark(ctx, &mut out))?;
-        self.emit()?;
+        self.call(|op, ctx, out| op.on_watermark(ctx, out))?;
         self.outputs.watermark(watermark)
     }
 
@@ -233,44 +233,12 @@ where
     }
 
     fn processing_time(&mut self, now_ms: i64) -> Result<()> {
-        let (op, ctx) = (&mut self.op, &mut self.ctx);
-        let Outputs {
-            main,
-            side,
-            side_drains,
-        } = &mut self.outputs;
-        let mut out = Emitter {
-            records: &mut self.buf,
-            side,
-            downstream: Some(EmitTarget {
-                main: &mut **main,
-                drains: side_drains,
-                metrics: &self.metrics,
-            }),
-        };
-        guarded(&self.info, || op.on_processing_time(now_ms, ctx, &mut out))?;
-        self.emit()?;
+        self.call(|op, ctx, out| op.on_processing_time(now_ms, ctx, out))?;
         self.outputs.processing_time(now_ms)
     }
 
     fn end_of_input(&mut self) -> Result<()> {
-        let (op, ctx) = (&mut self.op, &mut self.ctx);
-        let Outputs {
-            main,
-            side,
-            side_drains,
-        } = &mut self.outputs;
-        let mut out = Emitter {
-            records: &mut self.buf,
-            side,
-            downstream: Some(EmitTarget {
-                main: &mut **main,
-                drains: side_drains,
-                metrics: &self.metrics,
-            }),
-        };
-        guarded(&self.info, || op.on_end_of_input(ctx, &mut out))?;
-        self.emit()?;
+        self.call(|op, ctx, out| op.on_end_of_input(ctx, out))?;
         guarded(&self.info, || self.op.close())?;
         self.outputs.end_of_input()
     }
