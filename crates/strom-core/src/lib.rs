@@ -24,7 +24,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use compact_str::CompactString;
 pub use data::{Data, Key, java_string_hash, stable_hash};
 pub use error::{BoxError, Result, StromError, panic_message};
-pub use function::{Collector, ProcessContext, ProcessFunction, TaskInfo};
+pub use function::{AggregateFunction, Collector, ProcessContext, ProcessFunction, TaskInfo};
 pub use side_output::{OutputTag, SideOutputs};
 pub use sink::{Sink, SinkContext, SinkWriter};
 pub use source::{

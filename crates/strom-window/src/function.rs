@@ -14,27 +14,7 @@ use std::marker::PhantomData;
 use strom_core::{BoxError, Clock, Collector, OutputTag, Result, SideOutputs, StromError};
 use strom_types::{Record, Timestamp};
 
-/// An incremental aggregation (Flink's `AggregateFunction`): the window keeps only the
-/// accumulator.
-///
-/// Contract: `add` folds one value in; `merge` combines two accumulators (used when
-/// session windows merge); `get_result` does not consume the accumulator (a window may
-/// fire again under allowed lateness).
-pub trait AggregateFunction<In>: Send {
-    /// The accumulator (cloneable: slices of time share it between windows, and state is
-    /// snapshotted).
-    type Acc: Clone + Send + 'static;
-    /// The result.
-    type Out;
-    /// A fresh accumulator.
-    fn create_accumulator(&self) -> Self::Acc;
-    /// Fold `value` into `acc`.
-    fn add(&self, acc: &mut Self::Acc, value: &In);
-    /// The result for `acc`.
-    fn get_result(&self, acc: &Self::Acc) -> Self::Out;
-    /// Combine two accumulators.
-    fn merge(&self, a: Self::Acc, b: Self::Acc) -> Self::Acc;
-}
+pub use strom_core::AggregateFunction;
 
 /// The elements of a firing window, in the order they were added (grouped by timestamp
 /// when the window shares its elements with overlapping windows).

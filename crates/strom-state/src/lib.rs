@@ -1,0 +1,24 @@
+//! Keyed state, as in Flink: state declared by descriptors and scoped to the current key.
+//!
+//! * [`descriptor`]: [`ValueStateDescriptor`], [`ListStateDescriptor`],
+//!   [`MapStateDescriptor`], [`ReducingStateDescriptor`], [`AggregatingStateDescriptor`],
+//!   each with an optional [`StateTtlConfig`].
+//! * [`backend`]: the [`KeyedStateBackend`] interface an operator's state lives behind, and
+//!   [`HeapBackend`], which keeps it in memory. A disk backend and snapshots implement the
+//!   same interface; user code, which only sees handles, does not change.
+//! * [`handle`]: [`ValueState`], [`ListState`], [`MapState`], [`ReducingState`],
+//!   [`AggregatingState`]: what a function gets from its context for the current key.
+//!
+//! Expired TTL values are never returned; they are removed when read and by
+//! [`KeyedStateBackend::cleanup_expired`], which the runtime calls in the background.
+
+pub mod backend;
+pub mod descriptor;
+pub mod handle;
+
+pub use backend::{HeapBackend, KeyedStateBackend, StateName};
+pub use descriptor::{
+    AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor,
+    StateTtlConfig, TtlUpdate, ValueStateDescriptor,
+};
+pub use handle::{AggregatingState, ListState, MapState, ReducingState, StateAccess, ValueState};
