@@ -43,13 +43,20 @@ pub use strom_core::{
     BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessContext, ProcessFunction, Record,
     Result, Sink, SinkWriter, Source, SourceReader, StromError, TaskInfo, Timestamp, Watermark,
 };
+pub use strom_process as process;
 pub use strom_runtime as runtime;
+pub use strom_state as state;
 pub use strom_types as types;
 pub use strom_window as window;
 
 /// Everything a typical job needs: `use strom::prelude::*;`.
 pub mod prelude {
     pub use crate::core::watermark::WatermarkStrategy;
+    pub use crate::process::{KeyedContext, KeyedProcessFunction, TimeDomain};
+    pub use crate::state::{
+        AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
+        ReducingStateDescriptor, StateTtlConfig, ValueStateDescriptor,
+    };
     pub use crate::window::{
         AggregateFunction, Either, EventTimeSessionWindows, GlobalWindows, ProcessWindowFunction,
         SlidingEventTimeWindows, TimeWindow, TumblingEventTimeWindows, WindowContext,

@@ -4,6 +4,7 @@
 use crate::DataStream;
 use std::marker::PhantomData;
 use strom_core::{Data, Key};
+use strom_process::{KeyedProcessFunction, KeyedProcessOperator};
 use strom_runtime::operators::KeyedReduce;
 
 /// A stream partitioned by a key of type `K` (Flink's `KeyedStream<T, K>`). `KF` is the key
@@ -36,6 +37,19 @@ where
     /// The underlying (key-partitioned) stream.
     pub fn into_stream(self) -> DataStream<T> {
         self.stream
+    }
+
+    /// Run a [`KeyedProcessFunction`] (keyed state and timers) on every element (Flink's
+    /// `KeyedStream.process`).
+    pub fn process<O, P>(self, function: P) -> DataStream<O>
+    where
+        O: Data,
+        P: KeyedProcessFunction<K, T, O> + Clone + Sync + 'static,
+    {
+        let kf = self.key_selector;
+        self.stream.transform("Keyed Process", move |_| {
+            Ok(KeyedProcessOperator::new(kf.clone(), function.clone()))
+        })
     }
 
     /// Rolling reduce: per key, combine the accumulated value with each new record
