@@ -21,12 +21,14 @@
 //! assert_eq!(sums, vec![(0, 2), (0, 6), (0, 12), (1, 1), (1, 4), (1, 9)]);
 //! ```
 
+mod connected;
 mod env;
 mod join;
 mod keyed;
 mod stream;
 mod windowed;
 
+pub use connected::{ConnectedStreams, KeyedConnectedStreams};
 pub use env::StreamEnv;
 pub use join::{
     CoGroup, CoGroupedStreams, InnerJoin, IntervalBound, IntervalJoin, IntervalJoined, JoinEqualTo,

@@ -195,3 +195,38 @@ mod tests {
         assert_ne!(stable_hash(&K(1, "a")), stable_hash(&K(2, "a")));
     }
 }
+
+/// One of two values: the tagged union that carries the two inputs of a two-input operator
+/// (join, co-group) through one stream.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub enum Either<A, B> {
+    /// A value of the first (left) input.
+    Left(A),
+    /// A value of the second (right) input.
+    Right(B),
+}
+
+impl<A, B> Either<A, B> {
+    /// The left value, if this is one.
+    pub fn left(&self) -> Option<&A> {
+        match self {
+            Either::Left(a) => Some(a),
+            Either::Right(_) => None,
+        }
+    }
+
+    /// The right value, if this is one.
+    pub fn right(&self) -> Option<&B> {
+        match self {
+            Either::Left(_) => None,
+            Either::Right(b) => Some(b),
+        }
+    }
+
+    /// Whether this is a left value.
+    pub fn is_left(&self) -> bool {
+        matches!(self, Either::Left(_))
+    }
+}

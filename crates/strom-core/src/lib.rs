@@ -22,7 +22,7 @@ pub mod watermark;
 pub use clock::{Clock, ManualClock, SystemClock};
 /// A string stored inline up to 24 bytes: cloning a short key or id allocates nothing.
 pub use compact_str::CompactString;
-pub use data::{Data, Key, java_string_hash, stable_hash};
+pub use data::{Data, Either, Key, java_string_hash, stable_hash};
 pub use error::{BoxError, Result, StromError, panic_message};
 pub use function::{AggregateFunction, Collector, ProcessContext, ProcessFunction, TaskInfo};
 pub use side_output::{OutputTag, SideOutputs};

@@ -23,45 +23,13 @@
 //!   `timestamp < watermark`) no longer finds an element whose cleanup time is that
 //!   watermark.
 
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use strom_core::{BoxError, Collector, OutputTag, Result, SideOutputs, StromError};
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_types::{NO_TIMESTAMP, Record, Timestamp, Watermark};
 
-/// One of two values: the tagged union that carries the two inputs of a two-input operator
-/// (join, co-group) through one stream.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum Either<A, B> {
-    /// A value of the first (left) input.
-    Left(A),
-    /// A value of the second (right) input.
-    Right(B),
-}
-
-impl<A, B> Either<A, B> {
-    /// The left value, if this is one.
-    pub fn left(&self) -> Option<&A> {
-        match self {
-            Either::Left(a) => Some(a),
-            Either::Right(_) => None,
-        }
-    }
-
-    /// The right value, if this is one.
-    pub fn right(&self) -> Option<&B> {
-        match self {
-            Either::Left(_) => None,
-            Either::Right(b) => Some(b),
-        }
-    }
-
-    /// Whether this is a left value.
-    pub fn is_left(&self) -> bool {
-        matches!(self, Either::Left(_))
-    }
-}
+pub use strom_core::Either;
 
 /// The bounds of an interval join, in milliseconds relative to the left element's
 /// timestamp: a left element at `t` joins right elements in `[t + lower, t + upper]`.
