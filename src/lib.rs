@@ -44,6 +44,8 @@ pub use strom_core::{
     Result, Sink, SinkWriter, Source, SourceReader, StromError, TaskInfo, Timestamp, Watermark,
 };
 pub use strom_process as process;
+/// Test harnesses for your own functions and operators (see `docs/testing.md`).
+pub use strom_process::testkit;
 pub use strom_runtime as runtime;
 pub use strom_state as state;
 pub use strom_types as types;
@@ -52,7 +54,7 @@ pub use strom_window as window;
 /// Everything a typical job needs: `use strom::prelude::*;`.
 pub mod prelude {
     pub use crate::core::watermark::WatermarkStrategy;
-    pub use crate::process::{KeyedContext, KeyedProcessFunction, TimeDomain};
+    pub use crate::process::{AsyncConfig, KeyedContext, KeyedProcessFunction, TimeDomain};
     pub use crate::state::{
         AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
         ReducingStateDescriptor, StateTtlConfig, ValueStateDescriptor,
@@ -78,4 +80,8 @@ mod guides {
     struct SourcesAndSinks;
     #[doc = include_str!("../README.md")]
     struct Readme;
+    #[doc = include_str!("../docs/state-and-timers.md")]
+    struct StateAndTimers;
+    #[doc = include_str!("../docs/fraud.md")]
+    struct Fraud;
 }

@@ -35,6 +35,34 @@ pub(crate) enum Example {
         #[arg(long, default_value_t = 1)]
         parallelism: usize,
     },
+    /// Per-user login fraud alerts over CSV `user_id,ts_ms,success,lat,lon` (no header):
+    /// bursts of failed logins and impossible travel, in event time.
+    Fraud {
+        /// Input CSV file or directory.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// Output file: `failures,user_id,t` and `travel,user_id,t0,t` rows.
+        #[arg(long)]
+        output: PathBuf,
+        /// Output file for late logins (their input lines).
+        #[arg(long)]
+        late_output: Option<PathBuf>,
+        /// Bounded out-of-orderness of the watermark (emitted after every record).
+        #[arg(long, default_value = "5s", value_parser = crate::jobs::duration::parse_duration)]
+        out_of_orderness: std::time::Duration,
+        /// Alert when more than this many failed logins fall within the failure window.
+        #[arg(long, default_value_t = 10)]
+        max_failures: usize,
+        /// The failure window.
+        #[arg(long, default_value = "60s", value_parser = crate::jobs::duration::parse_duration)]
+        failure_window: std::time::Duration,
+        /// Alert when consecutive successful logins need a faster speed (km/h).
+        #[arg(long, default_value_t = 1000.0)]
+        max_speed_kmh: f64,
+        /// Parallelism of the detector (source and watermarks run at parallelism 1).
+        #[arg(long, default_value_t = 1)]
+        parallelism: usize,
+    },
     /// Count words in text files (or a built-in text) and print the totals.
     Wordcount {
         /// Text files or directories to read (default: a built-in text).
@@ -95,6 +123,33 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
                 parallelism,
             };
             let result = crate::jobs::sensors::run(&cfg)?;
+            super::report(&result);
+            Ok(())
+        }
+        Example::Fraud {
+            input,
+            output,
+            late_output,
+            out_of_orderness,
+            max_failures,
+            failure_window,
+            max_speed_kmh,
+            parallelism,
+        } => {
+            let cfg = crate::jobs::fraud::FraudConfig {
+                input,
+                output,
+                late_output,
+                out_of_orderness,
+                rules: crate::jobs::fraud::Rules {
+                    max_failures,
+                    failure_window_ms: i64::try_from(failure_window.as_millis())
+                        .unwrap_or(i64::MAX),
+                    max_speed_kmh,
+                },
+                parallelism,
+            };
+            let result = crate::jobs::fraud::run(&cfg)?;
             super::report(&result);
             Ok(())
         }

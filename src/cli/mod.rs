@@ -16,7 +16,7 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Log level filter (error, warn, info, debug, trace), or RUST_LOG syntax.
-    #[arg(long, global = true, default_value = "warn")]
+    #[arg(long, global = true, default_value = "error")]
     log: String,
 }
 
@@ -35,7 +35,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -47,7 +47,8 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The error's own message already names its causes (operator, subtask, record).
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }

@@ -1,4 +1,5 @@
 //! The bundled example jobs behind `strom example …`, usable from Rust too.
 
 pub mod duration;
+pub mod fraud;
 pub mod sensors;

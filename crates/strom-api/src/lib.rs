@@ -21,6 +21,7 @@
 //! assert_eq!(sums, vec![(0, 2), (0, 6), (0, 12), (1, 1), (1, 4), (1, 9)]);
 //! ```
 
+mod broadcast;
 mod connected;
 mod env;
 mod join;
@@ -28,6 +29,7 @@ mod keyed;
 mod stream;
 mod windowed;
 
+pub use broadcast::{BroadcastConnectedStream, BroadcastStream};
 pub use connected::{ConnectedStreams, KeyedConnectedStreams};
 pub use env::StreamEnv;
 pub use join::{

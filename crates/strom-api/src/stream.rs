@@ -11,6 +11,7 @@ use strom_connectors::print::PrintSink;
 use strom_core::{
     BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessFunction, Sink, TaskInfo,
 };
+use strom_process::{AsyncConfig, AsyncFunction, AsyncOperator};
 use strom_runtime::graph::{EdgeSpec, NodeId, OutputSlot, SideOutputSpec, stream_type};
 use strom_runtime::nodes::{OneInputNode, SinkNode};
 use strom_runtime::operator::OneInputOperator;
@@ -104,6 +105,30 @@ impl<T: Data> DataStream<T> {
         DataStream::from_node(self.env, id)
     }
 
+    /// Like [`transform`](Self::transform), reading this stream and `other` (same type), each
+    /// with its own partitioning (e.g. keyed data and broadcast rules).
+    pub(crate) fn transform_with<U, Op, F>(
+        self,
+        other: DataStream<T>,
+        name: &str,
+        factory: F,
+    ) -> DataStream<U>
+    where
+        U: Data,
+        Op: OneInputOperator<T, U> + 'static,
+        F: Fn(&TaskInfo) -> strom_core::Result<Op> + Send + Sync + 'static,
+    {
+        let mut edges = self.edges(0);
+        edges.extend(other.edges(0));
+        let id = self.env.add_node(
+            name,
+            edges,
+            Arc::new(OneInputNode::<T, U, F>::new(factory)),
+            Some(stream_type::<U>()),
+        );
+        DataStream::from_node(self.env, id)
+    }
+
     /// Apply `f` to every record.
     pub fn map<U, F>(self, f: F) -> DataStream<U>
     where
@@ -148,6 +173,19 @@ impl<T: Data> DataStream<T> {
         P: ProcessFunction<T, U> + Clone + Sync + 'static,
     {
         self.transform("Process", move |_| Ok(Process(function.clone())))
+    }
+
+    /// Call an external service for every record without blocking (Flink's
+    /// `AsyncDataStream.orderedWait` / `unorderedWait`, chosen by `config.ordered`), with at
+    /// most `config.capacity` requests in flight per subtask, a timeout and retries.
+    pub fn async_map<U, F>(self, function: F, config: AsyncConfig) -> DataStream<U>
+    where
+        U: Data,
+        F: AsyncFunction<T, U> + Clone,
+    {
+        self.transform("Async I/O", move |_| {
+            AsyncOperator::new(function.clone(), config)
+        })
     }
 
     /// Merge with other streams of the same type (Flink's `union`).

@@ -29,6 +29,30 @@ pub struct KeyedContext<'a, K> {
     info: &'a TaskInfo,
 }
 
+impl<'a, K> KeyedContext<'a, K> {
+    /// A context for one element or timer of `key` (runtime use).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        key: &'a K,
+        timestamp: Timestamp,
+        domain: Option<TimeDomain>,
+        store: &'a mut KeyedStateStore<K>,
+        timers: TimerService<'a, K>,
+        side: &'a mut SideOutputs,
+        info: &'a TaskInfo,
+    ) -> Self {
+        KeyedContext {
+            key,
+            timestamp,
+            domain,
+            store,
+            timers,
+            side,
+            info,
+        }
+    }
+}
+
 impl<'a, K: Hash + Eq + Clone + Send + 'static> KeyedContext<'a, K> {
     /// The current key.
     pub fn key(&self) -> &K {
@@ -195,6 +219,11 @@ impl<K: Hash + Eq + Clone + Send + 'static, KF, F> KeyedProcessOperator<K, KF, F
     /// The keyed state (for tests and introspection).
     pub fn state(&self) -> &KeyedStateStore<K> {
         &self.store
+    }
+
+    /// The keyed state, mutably (for test harnesses: reading and seeding any key's state).
+    pub fn state_mut(&mut self) -> &mut KeyedStateStore<K> {
+        &mut self.store
     }
 
     /// Pending event-time and processing-time timers of `key`.

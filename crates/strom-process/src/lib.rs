@@ -2,10 +2,19 @@
 //! context with the key, the element's timestamp, the watermark, processing time, side
 //! outputs, keyed state and a timer service; `on_timer` when a timer fires.
 
+pub mod async_io;
+pub mod broadcast;
 pub mod co;
 pub mod keyed;
+pub mod testkit;
 pub mod timer;
 
+pub use async_io::{AsyncConfig, AsyncFunction, AsyncOperator};
+pub use broadcast::{
+    BroadcastStates, KeyedBroadcastContext, KeyedBroadcastOperator, KeyedBroadcastProcessFunction,
+    KeyedReadOnlyContext,
+};
 pub use co::{CoProcessFunction, KeyedCoProcessFunction};
 pub use keyed::{KeyedContext, KeyedProcessFunction, KeyedProcessOperator};
+pub use testkit::{KeyedHarness, OperatorHarness, ProcessHarness};
 pub use timer::{TimeDomain, TimerQueue, TimerService};

@@ -499,7 +499,7 @@ pub fn execute(
         })
         .collect();
     if let Some(e) = first_error {
-        tracing::error!(job = job_name, error = %e, "job failed");
+        tracing::warn!(job = job_name, error = %e, "job failed");
         return Err(e);
     }
     Ok(JobResult {
@@ -548,7 +548,7 @@ fn wait_for_tasks(
             Ok(()) => tracing::debug!(task = %label, "task finished"),
             Err(StromError::Cancelled) => {}
             Err(e) => {
-                tracing::error!(task = %label, error = %e, "task failed");
+                tracing::warn!(task = %label, error = %e, "task failed");
                 if first_error.is_none() {
                     first_error = Some(e);
                     cancel.cancel();
