@@ -257,3 +257,23 @@ fn rolling_sum_per_key_is_ordered_and_exact_at_scale() {
     }
     assert_eq!(r.operator("Keyed Sum").unwrap().records_in, n);
 }
+
+#[test]
+fn process_functions_keep_operator_list_state() {
+    use strom::state::OperatorListStateDescriptor;
+    let env = env(1);
+    let seen = OperatorListStateDescriptor::<i32>::even_split("seen");
+    let out = env
+        .from_collection(vec![5, 6, 7])
+        .process(
+            move |v: i32, ctx: &mut ProcessContext, out: &mut Collector<usize>| {
+                let list = ctx.operator_list_state(&seen)?;
+                list.push(v);
+                out.collect(list.len());
+                Ok(())
+            },
+        )
+        .collect();
+    execute_within(&env, "operator state", LIMIT).unwrap();
+    assert_eq!(out.take(), vec![1, 2, 3]);
+}

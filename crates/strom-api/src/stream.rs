@@ -172,7 +172,7 @@ impl<T: Data> DataStream<T> {
         U: Data,
         P: ProcessFunction<T, U> + Clone + Sync + 'static,
     {
-        self.transform("Process", move |_| Ok(Process(function.clone())))
+        self.transform("Process", move |_| Ok(Process::new(function.clone())))
     }
 
     /// Call an external service for every record without blocking (Flink's

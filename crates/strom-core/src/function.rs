@@ -68,6 +68,7 @@ pub struct ProcessContext<'a> {
     info: &'a TaskInfo,
     clock: &'a dyn Clock,
     side: &'a mut SideOutputs,
+    operator_state: Option<&'a mut crate::operator_state::OperatorStateStore>,
 }
 
 impl<'a> ProcessContext<'a> {
@@ -84,6 +85,30 @@ impl<'a> ProcessContext<'a> {
             info,
             clock,
             side,
+            operator_state: None,
+        }
+    }
+
+    /// Give the function access to its subtask's operator state (runtime use).
+    pub fn with_operator_state(
+        mut self,
+        store: &'a mut crate::operator_state::OperatorStateStore,
+    ) -> Self {
+        self.operator_state = Some(store);
+        self
+    }
+
+    /// This subtask's operator list state `d` (kept across checkpoints and redistributed on
+    /// rescaling by the descriptor's mode).
+    pub fn operator_list_state<V: Send + 'static>(
+        &mut self,
+        d: &crate::operator_state::OperatorListStateDescriptor<V>,
+    ) -> crate::Result<&mut Vec<V>> {
+        match self.operator_state.as_deref_mut() {
+            Some(store) => store.list(d),
+            None => Err(crate::StromError::Internal(
+                "operator state is not available here".into(),
+            )),
         }
     }
 

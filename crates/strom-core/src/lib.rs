@@ -14,6 +14,7 @@ pub mod clock;
 mod data;
 mod error;
 pub mod function;
+pub mod operator_state;
 mod side_output;
 pub mod sink;
 pub mod source;

@@ -574,7 +574,7 @@ where
     /// A harness running `func`, named `Process`.
     pub fn new(func: F) -> Self {
         ProcessHarness {
-            inner: OperatorHarness::named(Process(func), "Process"),
+            inner: OperatorHarness::named(Process::new(func), "Process"),
         }
     }
 

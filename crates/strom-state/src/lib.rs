@@ -22,3 +22,8 @@ pub use descriptor::{
     StateTtlConfig, TtlUpdate, ValueStateDescriptor,
 };
 pub use handle::{AggregatingState, ListState, MapState, ReducingState, StateAccess, ValueState};
+/// Operator (non-keyed) list state lives in `strom-core` (functions reach it through their
+/// context); re-exported here with the rest of the state API.
+pub use strom_core::operator_state::{
+    OperatorListStateDescriptor, OperatorStateStore, Redistribution, redistribute,
+};

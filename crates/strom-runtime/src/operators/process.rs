@@ -1,11 +1,19 @@
 //! Runs a user [`ProcessFunction`] over a non-keyed stream.
 
 use crate::operator::{Emitter, OneInputOperator, OperatorContext};
+use strom_core::operator_state::OperatorStateStore;
 use strom_core::{Collector, ProcessContext, ProcessFunction, Result, StromError};
 use strom_types::Record;
 
-/// The operator behind `DataStream::process`.
-pub struct Process<F>(pub F);
+/// The operator behind `DataStream::process`: the function and its subtask's operator state.
+pub struct Process<F>(pub F, pub OperatorStateStore);
+
+impl<F> Process<F> {
+    /// A process operator running `f`.
+    pub fn new(f: F) -> Self {
+        Process(f, OperatorStateStore::new())
+    }
+}
 
 impl<In, Out, F> OneInputOperator<In, Out> for Process<F>
 where
@@ -21,7 +29,8 @@ where
         ctx: &mut OperatorContext,
         out: &mut Emitter<'_, Out>,
     ) -> Result<()> {
-        let mut pctx = ProcessContext::new(&ctx.info, &*ctx.clock, out.side, ctx.watermark);
+        let mut pctx = ProcessContext::new(&ctx.info, &*ctx.clock, out.side, ctx.watermark)
+            .with_operator_state(&mut self.1);
         for r in batch.drain(..) {
             pctx.set_timestamp(r.timestamp);
             let mut c = Collector::new(out.records, r.timestamp);
