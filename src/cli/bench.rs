@@ -1,11 +1,40 @@
 //! `strom bench`: throughput of standard pipelines, in events per second.
 
-use crate::StreamEnv;
 use clap::Subcommand;
 use std::time::Instant;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum Bench {
+    /// Keyed value state: a keyed process function reads and updates one value per record.
+    State {
+        /// Number of events.
+        #[arg(long, default_value_t = 20_000_000)]
+        events: u64,
+        /// Number of distinct keys.
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: u64,
+        /// Parallelism.
+        #[arg(long, default_value_t = 1)]
+        parallelism: usize,
+        /// Repetitions; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Event-time timers: every record registers a timer, each fires once.
+    Timers {
+        /// Number of events (= timers).
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Number of distinct keys.
+        #[arg(long, default_value_t = 10_000)]
+        keys: u64,
+        /// Parallelism.
+        #[arg(long, default_value_t = 1)]
+        parallelism: usize,
+        /// Repetitions; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// The sensors job (per-sensor count/avg/min/max per window) over an in-memory
     /// generator: no parsing, the same events as Flink's `SensorWindows --gen N`.
     Sensors {
@@ -51,8 +80,81 @@ pub(crate) enum Bench {
     },
 }
 
+fn median_rate(runs: usize, events: u64, mut job: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    let mut rates = Vec::new();
+    for run in 0..runs.max(1) {
+        let start = Instant::now();
+        job()?;
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!("run {}: {:.3} s, {:.2} M events/s", run + 1, secs, events as f64 / secs / 1e6);
+        rates.push(events as f64 / secs);
+    }
+    rates.sort_by(f64::total_cmp);
+    Ok(rates[rates.len() / 2])
+}
+
 pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
+    use crate::prelude::*;
     match bench {
+        Bench::State {
+            events,
+            keys,
+            parallelism,
+            runs,
+        } => {
+            let rate = median_rate(runs, events, || {
+                let env = StreamEnv::new().with_parallelism(parallelism);
+                let count = ValueStateDescriptor::<u64>::new("count");
+                env.generate(Some(events), move |i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % keys, i))
+                    .key_by(|e: &(u64, u64)| e.0)
+                    .process(move |e: (u64, u64), ctx: &mut KeyedContext<u64>, out: &mut Collector<u64>| {
+                        let mut c = ctx.value_state(&count);
+                        let n = c.value()?.unwrap_or(0) + e.1 % 3;
+                        c.update(n)?;
+                        if n % 1_000_000 == 0 {
+                            out.collect(n);
+                        }
+                        Ok(())
+                    })
+                    .discard();
+                let r = env.execute("bench state")?;
+                anyhow::ensure!(r.operator("Keyed Process").map_or(0, |o| o.records_in) == events);
+                Ok(())
+            })?;
+            println!(
+                "state events={events} keys={keys} parallelism={parallelism} events_per_s={rate:.0} per_core={:.0}",
+                rate / parallelism as f64
+            );
+            Ok(())
+        }
+        Bench::Timers {
+            events,
+            keys,
+            parallelism,
+            runs,
+        } => {
+            let rate = median_rate(runs, events, || {
+                let env = StreamEnv::new().with_parallelism(parallelism);
+                let fired = env
+                    .generate(Some(events), move |i| (i % keys, i as i64))
+                    .assign_timestamps_and_watermarks(
+                        WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(100))
+                            .with_timestamp_assigner(|e: &(u64, i64), _| e.1),
+                    )
+                    .key_by(|e: &(u64, i64)| e.0)
+                    .process(TimerBench);
+                fired.discard();
+                let r = env.execute("bench timers")?;
+                let n = r.operator("Keyed Process").map_or(0, |o| o.records_out);
+                anyhow::ensure!(n == events, "{n} of {events} timers fired");
+                Ok(())
+            })?;
+            println!(
+                "timers events={events} keys={keys} parallelism={parallelism} timers_per_s={rate:.0} per_core={:.0}",
+                rate / parallelism as f64
+            );
+            Ok(())
+        }
         Bench::Sensors {
             events,
             parallelism,
@@ -134,5 +236,30 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// Registers an event-time timer at each record's timestamp + 1 and emits on firing.
+#[derive(Clone)]
+struct TimerBench;
+
+impl crate::process::KeyedProcessFunction<u64, (u64, i64), i64> for TimerBench {
+    fn process_element(
+        &mut self,
+        e: (u64, i64),
+        ctx: &mut crate::process::KeyedContext<'_, u64>,
+        _: &mut crate::Collector<'_, i64>,
+    ) -> Result<(), crate::BoxError> {
+        ctx.timer_service().register_event_time_timer(e.1 + 1);
+        Ok(())
+    }
+    fn on_timer(
+        &mut self,
+        t: i64,
+        _: &mut crate::process::KeyedContext<'_, u64>,
+        out: &mut crate::Collector<'_, i64>,
+    ) -> Result<(), crate::BoxError> {
+        out.collect(t);
+        Ok(())
     }
 }

@@ -1,8 +1,10 @@
 //! The broadcast state pattern: a keyed stream connected to a broadcast stream (rules,
-//! configuration) processed by a [`KeyedBroadcastProcessFunction`].
+//! configuration) processed by a [`KeyedBroadcastProcessFunction`], or a non-keyed stream
+//! connected to one, processed by a [`BroadcastProcessFunction`].
 
 use crate::{DataStream, KeyedStream};
 use strom_core::{Data, Either, Key};
+use strom_process::broadcast::{BroadcastProcessFunction, BroadcastProcessOperator};
 use strom_process::{KeyedBroadcastOperator, KeyedBroadcastProcessFunction};
 
 /// A stream whose every element goes to every subtask of the operator it is connected to
@@ -18,6 +20,26 @@ impl<R: Data> DataStream<R> {
     pub fn broadcast_stream(self) -> BroadcastStream<R> {
         BroadcastStream { stream: self }
     }
+}
+
+/// Tag both inputs for the one operator over `Either`: the data after its partitioning
+/// (key groups, rebalance, …) and the rules after the broadcast, each tagging subtask
+/// feeding the operator subtask of its index. Tagging the rules before the broadcast would
+/// spread them over the tagging subtasks, and an operator subtask could then receive them
+/// out of order. The operator must run at the tagging maps' parallelism (the job's
+/// default): a different one is refused when the job starts (forward edges), instead of
+/// silently splitting the rules between subtasks.
+fn tag_after_partitioning<T: Data, R: Data>(
+    data: DataStream<T>,
+    rules: DataStream<R>,
+) -> [DataStream<Either<T, R>>; 2] {
+    let data = data.map(Either::<T, R>::Left).name("Tag Data").forward();
+    let rules = rules
+        .broadcast()
+        .map(Either::<T, R>::Right)
+        .name("Tag Broadcast")
+        .forward();
+    [data, rules]
 }
 
 /// A keyed stream connected to a broadcast stream.
@@ -57,23 +79,50 @@ where
         P: KeyedBroadcastProcessFunction<K, T, R, O> + Clone + Sync + 'static,
     {
         let kf = self.keyed.key_selector.clone();
-        // Tag after the key shuffle (same subtask: forward) and broadcast the rules.
-        let data = self
-            .keyed
-            .into_stream()
-            .map(Either::<T, R>::Left)
-            .name("Tag Data");
-        let rules = self
-            .rules
-            .stream
-            .map(Either::<T, R>::Right)
-            .name("Tag Broadcast")
-            .broadcast();
+        // Tag after the key shuffle, and the rules after the broadcast, so that every tagging
+        // subtask feeds its own operator subtask (see `tag_after_partitioning`).
+        let [data, rules] = tag_after_partitioning(self.keyed.into_stream(), self.rules.stream);
         data.transform_with(rules, "Keyed Broadcast Process", move |_| {
             Ok(KeyedBroadcastOperator::<K, T, R, _, _>::new(
                 kf.clone(),
                 function.clone(),
             ))
+        })
+    }
+}
+
+/// A non-keyed stream connected to a broadcast stream (Flink's `BroadcastConnectedStream`
+/// of a non-keyed `DataStream`).
+pub struct BroadcastConnectedDataStream<T, R> {
+    data: DataStream<T>,
+    rules: BroadcastStream<R>,
+}
+
+impl<T: Data> DataStream<T> {
+    /// Connect with a broadcast stream (Flink's `dataStream.connect(broadcastStream)`): the
+    /// data elements are partitioned as this stream is (forwarded, or rebalanced when the
+    /// parallelism changes, or as set by `rebalance()` and friends), every broadcast element
+    /// goes to every subtask.
+    pub fn connect_broadcast<R: Data>(
+        self,
+        rules: BroadcastStream<R>,
+    ) -> BroadcastConnectedDataStream<T, R> {
+        BroadcastConnectedDataStream { data: self, rules }
+    }
+}
+
+impl<T: Data, R: Data> BroadcastConnectedDataStream<T, R> {
+    /// Run a [`BroadcastProcessFunction`]: data elements with the broadcast state
+    /// read-only; broadcast elements on every subtask, with the broadcast state read-write.
+    /// The operator's watermark is the minimum over both inputs.
+    pub fn process<O, P>(self, function: P) -> DataStream<O>
+    where
+        O: Data,
+        P: BroadcastProcessFunction<T, R, O> + Clone + Sync + 'static,
+    {
+        let [data, rules] = tag_after_partitioning(self.data, self.rules.stream);
+        data.transform_with(rules, "Broadcast Process", move |_| {
+            Ok(BroadcastProcessOperator::<T, R, _>::new(function.clone()))
         })
     }
 }

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use strom_core::{
-    BoxError, Collector, Either, OutputTag, Result, SideOutputs, StromError, Timestamp,
+    BoxError, Collector, Either, OutputTag, ProcessContext, Result, SideOutputs, StromError,
+    TaskInfo, Timestamp, Watermark,
 };
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_state::backend::{KeyedStateBackend, KeyedStateStore};
@@ -323,5 +324,333 @@ where
             ctx.request_processing_time(next);
         }
         Ok(())
+    }
+}
+
+/// What the data side of a non-keyed broadcast function sees: the element's timestamp, the
+/// watermark, processing time, side outputs, and the broadcast state read-only (Flink's
+/// `BroadcastProcessFunction.ReadOnlyContext`).
+pub struct ReadOnlyContext<'a, 'b> {
+    ctx: &'a mut ProcessContext<'b>,
+    broadcast: &'a mut BroadcastStates,
+}
+
+/// What the broadcast side of a non-keyed broadcast function sees: as
+/// [`ReadOnlyContext`], with the broadcast state read-write (Flink's
+/// `BroadcastProcessFunction.Context`).
+pub struct BroadcastContext<'a, 'b> {
+    ctx: &'a mut ProcessContext<'b>,
+    broadcast: &'a mut BroadcastStates,
+}
+
+macro_rules! process_context_methods {
+    ($ty:ident) => {
+        impl $ty<'_, '_> {
+            /// The current element's event-time timestamp, if it has one.
+            pub fn timestamp(&self) -> Option<Timestamp> {
+                self.ctx.timestamp()
+            }
+
+            /// The operator's current event-time watermark (the minimum over both inputs).
+            pub fn current_watermark(&self) -> Watermark {
+                self.ctx.current_watermark()
+            }
+
+            /// The current processing time in epoch ms, from the job's clock.
+            pub fn current_processing_time(&self) -> i64 {
+                self.ctx.current_processing_time()
+            }
+
+            /// Where the function runs.
+            pub fn task_info(&self) -> &TaskInfo {
+                self.ctx.task_info()
+            }
+
+            /// Emit to a side output, with the current element's timestamp.
+            pub fn output<X: 'static>(&mut self, tag: &OutputTag<X>, value: X) {
+                self.ctx.output(tag, value);
+            }
+        }
+    };
+}
+
+process_context_methods!(ReadOnlyContext);
+process_context_methods!(BroadcastContext);
+
+impl ReadOnlyContext<'_, '_> {
+    /// The broadcast state `d`, read-only (empty until a broadcast element writes it).
+    pub fn broadcast_state<K2, V2>(
+        &mut self,
+        d: &MapStateDescriptor<K2, V2>,
+    ) -> Result<&HashMap<K2, V2>>
+    where
+        K2: Hash + Eq + Send + 'static,
+        V2: Send + 'static,
+    {
+        self.broadcast.get(d)
+    }
+}
+
+impl BroadcastContext<'_, '_> {
+    /// The broadcast state `d`, read-write.
+    pub fn broadcast_state<K2, V2>(
+        &mut self,
+        d: &MapStateDescriptor<K2, V2>,
+    ) -> Result<&mut HashMap<K2, V2>>
+    where
+        K2: Hash + Eq + Send + 'static,
+        V2: Send + 'static,
+    {
+        self.broadcast.map(d)
+    }
+}
+
+/// A function over a non-keyed stream connected to a broadcast stream (Flink's
+/// `BroadcastProcessFunction`).
+///
+/// Contract: every subtask receives every broadcast element, in order, and must change its
+/// broadcast state the same way (deterministically), so that all subtasks keep the same
+/// state; data elements (each to one subtask, partitioned as the data stream is) see it
+/// read-only. The two inputs interleave in no guaranteed order. `open` is called once per
+/// subtask before the first element, `close` once after the last. An `Err` or a panic fails
+/// the job, naming the operator and subtask.
+pub trait BroadcastProcessFunction<I, R, O>: Send {
+    /// Called once per subtask before the first element.
+    fn open(&mut self, _info: &TaskInfo) -> Result<(), BoxError> {
+        Ok(())
+    }
+    /// A data element.
+    fn process_element(
+        &mut self,
+        value: I,
+        ctx: &mut ReadOnlyContext<'_, '_>,
+        out: &mut Collector<'_, O>,
+    ) -> Result<(), BoxError>;
+    /// A broadcast element.
+    fn process_broadcast_element(
+        &mut self,
+        value: R,
+        ctx: &mut BroadcastContext<'_, '_>,
+        out: &mut Collector<'_, O>,
+    ) -> Result<(), BoxError>;
+    /// Called once after the last element.
+    fn close(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// Runs a [`BroadcastProcessFunction`] over `Either<data, broadcast>`.
+pub struct BroadcastProcessOperator<I, R, F> {
+    func: F,
+    broadcast: BroadcastStates,
+    _types: PhantomData<fn(I, R)>,
+}
+
+impl<I, R, F> BroadcastProcessOperator<I, R, F> {
+    /// An operator running `func`, with empty broadcast state.
+    pub fn new(func: F) -> Self {
+        BroadcastProcessOperator {
+            func,
+            broadcast: BroadcastStates::default(),
+            _types: PhantomData,
+        }
+    }
+
+    /// The operator's broadcast states (for tests and introspection).
+    pub fn broadcast_states(&mut self) -> &mut BroadcastStates {
+        &mut self.broadcast
+    }
+}
+
+impl<I, R, O, F> OneInputOperator<Either<I, R>, O> for BroadcastProcessOperator<I, R, F>
+where
+    I: Send,
+    R: Send,
+    F: BroadcastProcessFunction<I, R, O>,
+{
+    fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.func.open(&ctx.info).map_err(StromError::from_user)
+    }
+
+    fn process_batch(
+        &mut self,
+        batch: &mut Vec<Record<Either<I, R>>>,
+        ctx: &mut OperatorContext,
+        out: &mut Emitter<'_, O>,
+    ) -> Result<()> {
+        let mut pctx = ProcessContext::new(&ctx.info, &*ctx.clock, out.side, ctx.watermark);
+        for r in batch.drain(..) {
+            pctx.set_timestamp(r.timestamp);
+            let mut c = Collector::new(out.records, r.timestamp);
+            match r.value {
+                Either::Left(value) => {
+                    let mut ro = ReadOnlyContext {
+                        ctx: &mut pctx,
+                        broadcast: &mut self.broadcast,
+                    };
+                    self.func.process_element(value, &mut ro, &mut c)
+                }
+                Either::Right(rule) => {
+                    let mut bctx = BroadcastContext {
+                        ctx: &mut pctx,
+                        broadcast: &mut self.broadcast,
+                    };
+                    self.func.process_broadcast_element(rule, &mut bctx, &mut c)
+                }
+            }
+            .map_err(StromError::from_user)?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        self.func.close().map_err(StromError::from_user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::testkit::OperatorHarness;
+
+    /// Labels numbers by the broadcast thresholds they reach; `("clear", _)` drops them all
+    /// and reports on a side output what it dropped.
+    #[derive(Clone)]
+    struct Thresholds {
+        levels: MapStateDescriptor<String, i64>,
+        dropped: OutputTag<String>,
+        opened: usize,
+        closed: usize,
+    }
+
+    impl BroadcastProcessFunction<i64, (String, i64), String> for Thresholds {
+        fn open(&mut self, info: &TaskInfo) -> std::result::Result<(), BoxError> {
+            assert_eq!(info.operator_name, "Broadcast Process");
+            self.opened += 1;
+            Ok(())
+        }
+
+        fn process_element(
+            &mut self,
+            x: i64,
+            ctx: &mut ReadOnlyContext<'_, '_>,
+            out: &mut Collector<'_, String>,
+        ) -> std::result::Result<(), BoxError> {
+            let ts = ctx.timestamp();
+            let wm = ctx.current_watermark().0;
+            let mut reached: Vec<&String> = ctx
+                .broadcast_state(&self.levels)?
+                .iter()
+                .filter(|(_, t)| x >= **t)
+                .map(|(l, _)| l)
+                .collect();
+            reached.sort();
+            out.collect(format!("{x} {ts:?} wm={wm} {reached:?}"));
+            Ok(())
+        }
+
+        fn process_broadcast_element(
+            &mut self,
+            (name, t): (String, i64),
+            ctx: &mut BroadcastContext<'_, '_>,
+            _out: &mut Collector<'_, String>,
+        ) -> std::result::Result<(), BoxError> {
+            if name == "clear" {
+                let levels = ctx.broadcast_state(&self.levels)?;
+                let mut names: Vec<String> = levels.drain().map(|(l, _)| l).collect();
+                names.sort();
+                let tag = self.dropped.clone();
+                ctx.output(&tag, format!("{:?} dropped {names:?}", ctx.timestamp()));
+            } else if name == "fail" {
+                return Err("bad rule".into());
+            } else {
+                ctx.broadcast_state(&self.levels)?.insert(name, t);
+            }
+            Ok(())
+        }
+
+        fn close(&mut self) -> std::result::Result<(), BoxError> {
+            self.closed += 1;
+            Ok(())
+        }
+    }
+
+    type Harness = OperatorHarness<
+        Either<i64, (String, i64)>,
+        String,
+        BroadcastProcessOperator<i64, (String, i64), Thresholds>,
+    >;
+
+    fn harness() -> (Harness, OutputTag<String>) {
+        let dropped = OutputTag::<String>::new("dropped");
+        let f = Thresholds {
+            levels: MapStateDescriptor::new("levels"),
+            dropped: dropped.clone(),
+            opened: 0,
+            closed: 0,
+        };
+        let h = OperatorHarness::new(BroadcastProcessOperator::new(f))
+            .with_operator_name("Broadcast Process")
+            .with_side_output(&dropped);
+        (h, dropped)
+    }
+
+    fn rule(name: &str, t: i64) -> Either<i64, (String, i64)> {
+        Either::Right((name.to_string(), t))
+    }
+
+    #[test]
+    fn data_sees_the_broadcast_state_written_by_the_rules_before_it() {
+        let (mut h, dropped) = harness();
+        h.process(Either::Left(5), 1).unwrap();
+        h.process(rule("low", 3), 2).unwrap();
+        h.process(rule("high", 10), 3).unwrap();
+        h.advance_watermark(3).unwrap();
+        h.process(Either::Left(5), 4).unwrap();
+        h.process_untimed(Either::Left(12)).unwrap();
+        h.process(rule("clear", 0), 6).unwrap();
+        h.process(Either::Left(12), 7).unwrap();
+        h.finish().unwrap();
+        let min = Watermark::MIN.0;
+        assert_eq!(
+            h.take_output(),
+            vec![
+                format!("5 Some(1) wm={min} []"),
+                "5 Some(4) wm=3 [\"low\"]".to_string(),
+                "12 None wm=3 [\"high\", \"low\"]".to_string(),
+                "12 Some(7) wm=3 []".to_string(),
+            ]
+        );
+        assert_eq!(
+            h.take_side_output(&dropped),
+            vec!["Some(6) dropped [\"high\", \"low\"]"]
+        );
+        let f = &h.operator().func;
+        assert_eq!((f.opened, f.closed), (1, 1));
+    }
+
+    #[test]
+    fn a_failing_function_and_a_state_used_with_two_types_fail_naming_the_operator() {
+        let (mut h, _) = harness();
+        let err = h.process(rule("fail", 0), 1).unwrap_err().to_string();
+        assert!(
+            err.contains("Broadcast Process") && err.contains("bad rule"),
+            "{err}"
+        );
+
+        let mut states = BroadcastStates::default();
+        states
+            .map(&MapStateDescriptor::<String, i64>::new("s"))
+            .unwrap();
+        let err = states
+            .get(&MapStateDescriptor::<String, String>::new("s"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("broadcast state 's' is used with two types"),
+            "{err}"
+        );
     }
 }

@@ -50,13 +50,13 @@ impl<K: Hash + Eq + Clone + Send + 'static, S: Send + 'static> ErasedTable<K> fo
 
 /// Keeps every state object in memory (Flink's `HashMapStateBackend`).
 pub struct HeapBackend<K> {
-    tables: HashMap<StateName, Box<dyn ErasedTable<K>>>,
+    tables: Map<StateName, Box<dyn ErasedTable<K>>>,
 }
 
 impl<K> Default for HeapBackend<K> {
     fn default() -> Self {
         HeapBackend {
-            tables: HashMap::new(),
+            tables: Map::default(),
         }
     }
 }
