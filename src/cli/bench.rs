@@ -80,13 +80,22 @@ pub(crate) enum Bench {
     },
 }
 
-fn median_rate(runs: usize, events: u64, mut job: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+fn median_rate(
+    runs: usize,
+    events: u64,
+    mut job: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
     let mut rates = Vec::new();
     for run in 0..runs.max(1) {
         let start = Instant::now();
         job()?;
         let secs = start.elapsed().as_secs_f64();
-        eprintln!("run {}: {:.3} s, {:.2} M events/s", run + 1, secs, events as f64 / secs / 1e6);
+        eprintln!(
+            "run {}: {:.3} s, {:.2} M events/s",
+            run + 1,
+            secs,
+            events as f64 / secs / 1e6
+        );
         rates.push(events as f64 / secs);
     }
     rates.sort_by(f64::total_cmp);
@@ -105,18 +114,22 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
             let rate = median_rate(runs, events, || {
                 let env = StreamEnv::new().with_parallelism(parallelism);
                 let count = ValueStateDescriptor::<u64>::new("count");
-                env.generate(Some(events), move |i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % keys, i))
-                    .key_by(|e: &(u64, u64)| e.0)
-                    .process(move |e: (u64, u64), ctx: &mut KeyedContext<u64>, out: &mut Collector<u64>| {
+                env.generate(Some(events), move |i| {
+                    (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % keys, i)
+                })
+                .key_by(|e: &(u64, u64)| e.0)
+                .process(
+                    move |e: (u64, u64), ctx: &mut KeyedContext<u64>, out: &mut Collector<u64>| {
                         let mut c = ctx.value_state(&count);
                         let n = c.value()?.unwrap_or(0) + e.1 % 3;
                         c.update(n)?;
-                        if n % 1_000_000 == 0 {
+                        if n.is_multiple_of(1_000_000) {
                             out.collect(n);
                         }
                         Ok(())
-                    })
-                    .discard();
+                    },
+                )
+                .discard();
                 let r = env.execute("bench state")?;
                 anyhow::ensure!(r.operator("Keyed Process").map_or(0, |o| o.records_in) == events);
                 Ok(())

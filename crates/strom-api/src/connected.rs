@@ -27,10 +27,10 @@ impl<A: Data> DataStream<A> {
     }
 }
 
+/// Tag both inputs at their own parallelism (so that records keep their order and
+/// partitioning) and union them.
 fn tag<A: Data, B: Data>(first: DataStream<A>, second: DataStream<B>) -> DataStream<Either<A, B>> {
-    let left = first.map(Either::<A, B>::Left).name("Connect: first");
-    let right = second.map(Either::<A, B>::Right).name("Connect: second");
-    left.union([right])
+    crate::join::tag_union(first, second)
 }
 
 impl<A: Data, B: Data> ConnectedStreams<A, B> {

@@ -70,7 +70,7 @@ fn tag<T: Data, U: Data>(stream: DataStream<T>, f: fn(T) -> U, name: &str) -> Da
 }
 
 /// The union of both inputs, each tagged with its side.
-fn tag_union<L: Data, R: Data>(
+pub(crate) fn tag_union<L: Data, R: Data>(
     left: DataStream<L>,
     right: DataStream<R>,
 ) -> DataStream<Either<L, R>> {

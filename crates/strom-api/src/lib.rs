@@ -29,7 +29,7 @@ mod keyed;
 mod stream;
 mod windowed;
 
-pub use broadcast::{BroadcastConnectedStream, BroadcastStream};
+pub use broadcast::{BroadcastConnectedDataStream, BroadcastConnectedStream, BroadcastStream};
 pub use connected::{ConnectedStreams, KeyedConnectedStreams};
 pub use env::StreamEnv;
 pub use join::{

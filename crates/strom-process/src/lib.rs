@@ -11,8 +11,9 @@ pub mod timer;
 
 pub use async_io::{AsyncConfig, AsyncFunction, AsyncOperator};
 pub use broadcast::{
-    BroadcastStates, KeyedBroadcastContext, KeyedBroadcastOperator, KeyedBroadcastProcessFunction,
-    KeyedReadOnlyContext,
+    BroadcastContext, BroadcastProcessFunction, BroadcastProcessOperator, BroadcastStates,
+    KeyedBroadcastContext, KeyedBroadcastOperator, KeyedBroadcastProcessFunction,
+    KeyedReadOnlyContext, ReadOnlyContext,
 };
 pub use co::{CoProcessFunction, KeyedCoProcessFunction};
 pub use keyed::{KeyedContext, KeyedProcessFunction, KeyedProcessOperator};

@@ -128,12 +128,21 @@ pub enum ChannelEvent {
 
 /// One input channel of a task whose head is `H`; data goes straight into the head.
 pub trait InputChannel<H: ?Sized>: Send {
-    /// Receive one message if one is waiting.
-    fn try_receive(&self, head: &mut H) -> Option<Result<ChannelEvent>>;
+    /// Receive one message if one is waiting; watermarks inside a batch go to `watermark`.
+    fn try_receive(
+        &self,
+        head: &mut H,
+        watermark: &mut dyn FnMut(&mut H, Watermark) -> Result<()>,
+    ) -> Option<Result<ChannelEvent>>;
     /// Add the channel to a blocking select.
     fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize;
     /// Complete a select that chose this channel.
-    fn complete(&self, oper: SelectedOperation<'_>, head: &mut H) -> Result<ChannelEvent>;
+    fn complete(
+        &self,
+        oper: SelectedOperation<'_>,
+        head: &mut H,
+        watermark: &mut dyn FnMut(&mut H, Watermark) -> Result<()>,
+    ) -> Result<ChannelEvent>;
 }
 
 /// A channel into a one-input chain head.
@@ -148,14 +157,35 @@ impl<T> OneInputChannel<T> {
     }
 }
 
-/// Deliver one message into `push` (data) or turn it into an event.
+/// Deliver one message: records into `push`, watermarks carried inside a batch into
+/// `watermark` (in order with the records); other messages become an event.
 pub fn deliver<T>(
     msg: Message<T>,
-    push: impl FnOnce(&mut Vec<strom_types::Record<T>>) -> Result<()>,
+    mut push: impl FnMut(&mut Vec<strom_types::Record<T>>) -> Result<()>,
+    watermark: &mut dyn FnMut(Watermark) -> Result<()>,
 ) -> Result<ChannelEvent> {
     Ok(match msg {
         Message::Data(mut batch) => {
             push(&mut batch)?;
+            ChannelEvent::Data
+        }
+        Message::Marked { records, marks } => {
+            let mut segment = Vec::with_capacity(records.len());
+            let mut it = records.into_iter();
+            let mut done = 0usize;
+            for (pos, w) in marks {
+                segment.extend(it.by_ref().take(pos.saturating_sub(done)));
+                done = done.max(pos);
+                if !segment.is_empty() {
+                    push(&mut segment)?;
+                    segment.clear();
+                }
+                watermark(w)?;
+            }
+            segment.extend(it);
+            if !segment.is_empty() {
+                push(&mut segment)?;
+            }
             ChannelEvent::Data
         }
         Message::Watermark(w) => ChannelEvent::Watermark(w),
@@ -165,10 +195,26 @@ pub fn deliver<T>(
     })
 }
 
+/// Hand a message's records and in-batch watermarks to the head, in order.
+fn deliver_to<T>(
+    msg: Message<T>,
+    head: &mut Box<dyn Downstream<T>>,
+    watermark: &mut dyn FnMut(&mut Box<dyn Downstream<T>>, Watermark) -> Result<()>,
+) -> Result<ChannelEvent> {
+    let head = std::cell::RefCell::new(head);
+    deliver(msg, |b| head.borrow_mut().push(b), &mut |w| {
+        watermark(&mut head.borrow_mut(), w)
+    })
+}
+
 impl<T: Send> InputChannel<Box<dyn Downstream<T>>> for OneInputChannel<T> {
-    fn try_receive(&self, head: &mut Box<dyn Downstream<T>>) -> Option<Result<ChannelEvent>> {
+    fn try_receive(
+        &self,
+        head: &mut Box<dyn Downstream<T>>,
+        watermark: &mut dyn FnMut(&mut Box<dyn Downstream<T>>, Watermark) -> Result<()>,
+    ) -> Option<Result<ChannelEvent>> {
         match self.rx.try_recv() {
-            Ok(msg) => Some(deliver(msg, |b| head.push(b))),
+            Ok(msg) => Some(deliver_to(msg, head, watermark)),
             Err(TryRecvError::Empty) => None,
             // The producer went away without ending its input: it failed or was cancelled.
             Err(TryRecvError::Disconnected) => Some(Err(StromError::Cancelled)),
@@ -181,9 +227,10 @@ impl<T: Send> InputChannel<Box<dyn Downstream<T>>> for OneInputChannel<T> {
         &self,
         oper: SelectedOperation<'_>,
         head: &mut Box<dyn Downstream<T>>,
+        watermark: &mut dyn FnMut(&mut Box<dyn Downstream<T>>, Watermark) -> Result<()>,
     ) -> Result<ChannelEvent> {
         match oper.recv(&self.rx) {
-            Ok(msg) => deliver(msg, |b| head.push(b)),
+            Ok(msg) => deliver_to(msg, head, watermark),
             Err(_) => Err(StromError::Cancelled),
         }
     }
@@ -242,7 +289,13 @@ fn run_input_loop<H: TaskHead>(
             if ended[ch] {
                 continue;
             }
-            if let Some(ev) = channels[ch].try_receive(head) {
+            let mut on_watermark = |h: &mut H, w: Watermark| -> Result<()> {
+                if let Some(w) = valve.on_watermark(ch, w).watermark {
+                    h.watermark(w)?;
+                }
+                Ok(())
+            };
+            if let Some(ev) = channels[ch].try_receive(head, &mut on_watermark) {
                 event = Some((ch, ev?));
                 next = ch + 1;
                 break;
@@ -273,7 +326,13 @@ fn run_input_loop<H: TaskHead>(
                     return Err(StromError::Cancelled);
                 }
                 let ch = index[i];
-                event = Some((ch, channels[ch].complete(oper, head)?));
+                let mut on_watermark = |h: &mut H, w: Watermark| -> Result<()> {
+                    if let Some(w) = valve.on_watermark(ch, w).watermark {
+                        h.watermark(w)?;
+                    }
+                    Ok(())
+                };
+                event = Some((ch, channels[ch].complete(oper, head, &mut on_watermark)?));
             }
         }
         match event {

@@ -45,6 +45,8 @@ pub fn keyed_writer_factory<T: 'static>(
 pub struct RecordWriter<T, S> {
     senders: Vec<Sender<Message<T>>>,
     buffers: Vec<Vec<Record<T>>>,
+    /// Watermarks waiting in each channel's buffer, by record position.
+    marks: Vec<Vec<(usize, Watermark)>>,
     selector: S,
     config: WriterConfig,
 }
@@ -56,9 +58,11 @@ impl<T: Clone + Send + 'static, S: ChannelSelector<T>> RecordWriter<T, S> {
             .iter()
             .map(|_| Vec::with_capacity(config.batch_size))
             .collect();
+        let marks = senders.iter().map(|_| Vec::new()).collect();
         RecordWriter {
             senders,
             buffers,
+            marks,
             selector,
             config,
         }
@@ -77,14 +81,25 @@ impl<T: Clone + Send + 'static, S: ChannelSelector<T>> RecordWriter<T, S> {
     }
 
     fn send_buffer(&mut self, channel: usize) -> Result<()> {
-        if self.buffers[channel].is_empty() {
+        if self.buffers[channel].is_empty() && self.marks[channel].is_empty() {
             return Ok(());
         }
         let full = std::mem::replace(
             &mut self.buffers[channel],
             Vec::with_capacity(self.config.batch_size),
         );
-        self.send(channel, Message::Data(full))
+        if self.marks[channel].is_empty() {
+            self.send(channel, Message::Data(full))
+        } else {
+            let marks = std::mem::take(&mut self.marks[channel]);
+            self.send(
+                channel,
+                Message::Marked {
+                    records: full,
+                    marks,
+                },
+            )
+        }
     }
 
     fn flush_all(&mut self) -> Result<()> {
@@ -148,7 +163,21 @@ impl<T: Clone + Send + 'static, S: ChannelSelector<T>> Downstream<T> for RecordW
     }
 
     fn watermark(&mut self, watermark: Watermark) -> Result<()> {
-        self.broadcast_control(|| Message::Watermark(watermark))
+        // The watermark joins each channel's buffer at the current position and travels
+        // with the records (every watermark is kept, so operators see each one, as in
+        // Flink); buffers are sent when full, on the buffer timeout, or before any other
+        // control message.
+        for c in 0..self.buffers.len() {
+            let pos = self.buffers[c].len();
+            self.marks[c].push((pos, watermark));
+            if self.marks[c].len() >= self.config.batch_size {
+                self.send_buffer(c)?;
+            }
+        }
+        if self.config.flush_every_push || watermark == Watermark::MAX {
+            self.flush_all()?;
+        }
+        Ok(())
     }
 
     fn status(&mut self, status: WatermarkStatus) -> Result<()> {

@@ -44,6 +44,16 @@ pub type Batch<T> = Vec<Record<T>>;
 pub enum Message<T> {
     /// A non-empty batch of records.
     Data(Batch<T>),
+    /// Records with watermarks between them: watermark `w` at position `i` follows
+    /// `records[..i]` and precedes `records[i..]` (positions ascending). Lets frequent
+    /// watermarks (one per record, say) travel batched with the records instead of one
+    /// message each.
+    Marked {
+        /// The records.
+        records: Batch<T>,
+        /// `(position, watermark)` pairs.
+        marks: Vec<(usize, Watermark)>,
+    },
     /// The producer's watermark advanced.
     Watermark(Watermark),
     /// The producer became idle or active again.
