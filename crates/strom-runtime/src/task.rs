@@ -132,7 +132,7 @@ pub trait InputChannel<H: ?Sized>: Send {
     fn try_receive(
         &self,
         head: &mut H,
-        watermark: &mut dyn FnMut(&mut H, Watermark) -> Result<()>,
+        watermark: WatermarkSink<'_, H>,
     ) -> Option<Result<ChannelEvent>>;
     /// Add the channel to a blocking select.
     fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize;
@@ -141,7 +141,7 @@ pub trait InputChannel<H: ?Sized>: Send {
         &self,
         oper: SelectedOperation<'_>,
         head: &mut H,
-        watermark: &mut dyn FnMut(&mut H, Watermark) -> Result<()>,
+        watermark: WatermarkSink<'_, H>,
     ) -> Result<ChannelEvent>;
 }
 
@@ -195,11 +195,14 @@ pub fn deliver<T>(
     })
 }
 
+/// Receives the watermarks carried inside a batch, with the task head.
+pub type WatermarkSink<'a, H> = &'a mut dyn FnMut(&mut H, Watermark) -> Result<()>;
+
 /// Hand a message's records and in-batch watermarks to the head, in order.
 fn deliver_to<T>(
     msg: Message<T>,
     head: &mut Box<dyn Downstream<T>>,
-    watermark: &mut dyn FnMut(&mut Box<dyn Downstream<T>>, Watermark) -> Result<()>,
+    watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
 ) -> Result<ChannelEvent> {
     let head = std::cell::RefCell::new(head);
     deliver(msg, |b| head.borrow_mut().push(b), &mut |w| {
@@ -211,7 +214,7 @@ impl<T: Send> InputChannel<Box<dyn Downstream<T>>> for OneInputChannel<T> {
     fn try_receive(
         &self,
         head: &mut Box<dyn Downstream<T>>,
-        watermark: &mut dyn FnMut(&mut Box<dyn Downstream<T>>, Watermark) -> Result<()>,
+        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
     ) -> Option<Result<ChannelEvent>> {
         match self.rx.try_recv() {
             Ok(msg) => Some(deliver_to(msg, head, watermark)),
@@ -227,7 +230,7 @@ impl<T: Send> InputChannel<Box<dyn Downstream<T>>> for OneInputChannel<T> {
         &self,
         oper: SelectedOperation<'_>,
         head: &mut Box<dyn Downstream<T>>,
-        watermark: &mut dyn FnMut(&mut Box<dyn Downstream<T>>, Watermark) -> Result<()>,
+        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
     ) -> Result<ChannelEvent> {
         match oper.recv(&self.rx) {
             Ok(msg) => deliver_to(msg, head, watermark),
