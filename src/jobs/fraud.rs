@@ -18,9 +18,8 @@
 //!
 //! Output rows (in no particular order): `failures,user_id,t` and `travel,user_id,t0,t`.
 
-use crate::connectors::file::{
-    CsvLineParser, KeepLines, LineFileSource, LineParser, TextLinesSink, WithLine,
-};
+use super::fast_csv::{FastCsvParser, parse_f64, parse_i64};
+use crate::connectors::file::{KeepLines, LineFileSource, TextLinesSink, WithLine};
 use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -79,32 +78,13 @@ mod zero_or_one {
 }
 
 /// A parser for `user_id,ts_ms,success,lat,lon` lines that splits at the commas and parses
-/// the numbers directly. Lines with quotes (or anything unusual) go through the generic CSV
-/// parser, so the accepted input and the error messages (naming file, line and field) are
-/// the same as with [`CsvLineParser`].
-pub struct LoginLineParser {
-    fallback: CsvLineParser<Login>,
-}
+/// the numbers directly; other lines go through the generic CSV parser (same input accepted,
+/// same errors naming file, line and field).
+pub type LoginLineParser = FastCsvParser<Login>;
 
 impl Default for LoginLineParser {
     fn default() -> Self {
-        LoginLineParser {
-            fallback: CsvLineParser::new(b',', false),
-        }
-    }
-}
-
-impl LineParser<Login> for LoginLineParser {
-    fn start_file(&mut self, path: &std::path::Path) -> Result<(), BoxError> {
-        self.fallback.start_file(path)
-    }
-
-    #[inline]
-    fn parse_line(&mut self, line: &[u8], line_no: u64) -> Result<Option<Login>, String> {
-        match fast_parse(line) {
-            Some(l) => Ok(Some(l)),
-            None => self.fallback.parse_line(line, line_no),
-        }
+        FastCsvParser::new(fast_parse)
     }
 }
 
@@ -138,31 +118,6 @@ fn fast_parse(line: &[u8]) -> Option<Login> {
         lat: parse_f64(lat)?,
         lon: parse_f64(lon)?,
     })
-}
-
-#[inline]
-fn parse_f64(b: &[u8]) -> Option<f64> {
-    std::str::from_utf8(b).ok()?.parse().ok()
-}
-
-#[inline]
-fn parse_i64(b: &[u8]) -> Option<i64> {
-    let (neg, digits) = match b.first()? {
-        b'-' => (true, b.get(1..)?),
-        _ => (false, b),
-    };
-    if digits.is_empty() || digits.len() > 18 {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        v = v * 10 + i64::from(d);
-    }
-    Some(if neg { -v } else { v })
 }
 
 /// A login with its input line (late logins are written back verbatim).
@@ -438,6 +393,7 @@ pub fn run(cfg: &FraudConfig) -> Result<strom_api::JobResult, StromError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connectors::file::{CsvLineParser, LineParser};
 
     #[test]
     fn fast_parser_agrees_with_the_csv_parser() {

@@ -1,5 +1,6 @@
 //! The bundled example jobs behind `strom example …`, usable from Rust too.
 
 pub mod duration;
+pub mod fast_csv;
 pub mod fraud;
 pub mod sensors;

@@ -6,7 +6,8 @@
 //! Output rows: `sensor_id,window_start_ms,window_end_ms,count,avg,min,max`, doubles
 //! printed as Java prints them (as Flink's output does).
 
-use crate::connectors::file::{CsvLineParser, LineFileSource, LineParser, TextLinesSink, WithLine};
+use super::fast_csv::{FastCsvParser, parse_i64};
+use crate::connectors::file::{LineFileSource, TextLinesSink, WithLine};
 use crate::core::watermark::WatermarkStrategy;
 use crate::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -29,32 +30,13 @@ pub struct SensorReading {
 }
 
 /// A parser for `sensor_id,ts_ms,temperature` lines that is several times faster than the
-/// generic CSV path: it splits at the two commas and parses the numbers directly. Lines with
-/// quotes (or anything unusual) go through the generic CSV parser, so the accepted input and
-/// the error messages (naming the field) are the same.
-pub struct SensorLineParser {
-    fallback: CsvLineParser<SensorReading>,
-}
+/// generic CSV path: it splits at the two commas and parses the numbers directly; other lines
+/// go through the generic CSV parser (same input accepted, same errors).
+pub type SensorLineParser = FastCsvParser<SensorReading>;
 
 impl Default for SensorLineParser {
     fn default() -> Self {
-        SensorLineParser {
-            fallback: CsvLineParser::new(b',', false),
-        }
-    }
-}
-
-impl LineParser<SensorReading> for SensorLineParser {
-    fn start_file(&mut self, path: &std::path::Path) -> Result<(), BoxError> {
-        self.fallback.start_file(path)
-    }
-
-    #[inline]
-    fn parse_line(&mut self, line: &[u8], line_no: u64) -> Result<Option<SensorReading>, String> {
-        match fast_parse(line) {
-            Some(r) => Ok(Some(r)),
-            None => self.fallback.parse_line(line, line_no),
-        }
+        FastCsvParser::new(fast_parse)
     }
 }
 
@@ -79,26 +61,6 @@ fn fast_parse(line: &[u8]) -> Option<SensorReading> {
         ts_ms,
         temperature,
     })
-}
-
-#[inline]
-fn parse_i64(b: &[u8]) -> Option<i64> {
-    let (neg, digits) = match b.first()? {
-        b'-' => (true, b.get(1..)?),
-        _ => (false, b),
-    };
-    if digits.is_empty() || digits.len() > 18 {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        v = v * 10 + i64::from(d);
-    }
-    Some(if neg { -v } else { v })
 }
 
 /// The file source of the job: sensor lines, each kept with its original text.
@@ -467,6 +429,7 @@ impl AggregateFunction<SensorReading> for ReadingStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connectors::file::{CsvLineParser, LineParser};
 
     #[test]
     fn doubles_print_as_in_java() {
