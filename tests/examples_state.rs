@@ -219,9 +219,9 @@ fn a_failing_broadcast_function_fails_the_job_naming_the_operator() {
 }
 
 #[test]
-fn a_broadcast_operator_off_the_default_parallelism_is_refused_not_miswired() {
-    // The tagging maps run at the job's parallelism and feed the operator forward, so
-    // another parallelism for the operator is an error when the job starts.
+fn a_broadcast_operator_may_run_at_another_parallelism() {
+    // The tagging operators follow the operator's parallelism and feed it one to one, so
+    // every subtask of the operator still receives every rule.
     let env = StreamEnv::new().with_parallelism(2);
     let rules = env.from_collection(vec![7u32]);
     env.from_collection(vec![1u32, 2, 3])
@@ -229,10 +229,12 @@ fn a_broadcast_operator_off_the_default_parallelism_is_refused_not_miswired() {
         .process(FailingRules)
         .set_parallelism(3)
         .discard();
-    let err = execute_within(&env, "miswired", LIMIT)
+    let err = execute_within(&env, "three subtasks", LIMIT)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("needs equal parallelism"), "{err}");
+    // It runs (and fails only on the malformed rule, as designed), instead of being refused.
+    assert!(!err.contains("needs equal parallelism"), "{err}");
+    assert!(err.contains("rule 7 is malformed"), "{err}");
 }
 
 #[test]
@@ -313,4 +315,44 @@ fn enrichment_example_enriches_every_reading_in_order_with_retries() {
     parallel.sort();
     assert_eq!(parallel, lines);
     assert_eq!(failures, 4);
+}
+
+/// Reports which subtask saw each rule.
+#[derive(Clone)]
+struct WhoSawIt;
+
+impl strom::process::BroadcastProcessFunction<u32, u32, (usize, u32)> for WhoSawIt {
+    fn process_element(
+        &mut self,
+        _: u32,
+        _: &mut strom::process::ReadOnlyContext<'_, '_>,
+        _: &mut Collector<'_, (usize, u32)>,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+    fn process_broadcast_element(
+        &mut self,
+        rule: u32,
+        ctx: &mut strom::process::BroadcastContext<'_, '_>,
+        out: &mut Collector<'_, (usize, u32)>,
+    ) -> Result<(), BoxError> {
+        out.collect((ctx.task_info().subtask, rule));
+        Ok(())
+    }
+}
+
+#[test]
+fn every_subtask_of_a_broadcast_operator_at_its_own_parallelism_gets_every_rule() {
+    let env = StreamEnv::new().with_parallelism(2);
+    let rules = env.from_collection(vec![1u32, 2]);
+    let out = env
+        .from_collection(vec![0u32])
+        .connect_broadcast(rules.broadcast_stream())
+        .process(WhoSawIt)
+        .set_parallelism(3)
+        .collect();
+    execute_within(&env, "three", LIMIT).unwrap();
+    let mut got = out.take();
+    got.sort();
+    assert_eq!(got, vec![(0, 1), (0, 2), (1, 1), (1, 2), (2, 1), (2, 2)]);
 }

@@ -42,6 +42,25 @@ fn tag_after_partitioning<T: Data, R: Data>(
     [data, rules]
 }
 
+/// The tagging operators of both inputs.
+fn taggers<X>(data: &DataStream<X>, rules: &DataStream<X>) -> Vec<usize> {
+    data.inputs
+        .iter()
+        .chain(&rules.inputs)
+        .map(|(id, _)| *id)
+        .collect()
+}
+
+/// Let the taggers run at the operator's parallelism, whatever it is set to later, so that
+/// they feed it forward one to one.
+fn follow_parallelism<O>(operator: &DataStream<O>, taggers: &[usize]) {
+    if let [(op, _)] = operator.inputs.as_slice() {
+        for &t in taggers {
+            operator.env.edit_node(t, |n| n.parallelism_of = Some(*op));
+        }
+    }
+}
+
 /// A keyed stream connected to a broadcast stream.
 pub struct BroadcastConnectedStream<T, K, KF, R> {
     keyed: KeyedStream<T, K, KF>,
@@ -82,12 +101,15 @@ where
         // Tag after the key shuffle, and the rules after the broadcast, so that every tagging
         // subtask feeds its own operator subtask (see `tag_after_partitioning`).
         let [data, rules] = tag_after_partitioning(self.keyed.into_stream(), self.rules.stream);
-        data.transform_with(rules, "Keyed Broadcast Process", move |_| {
+        let taggers = taggers(&data, &rules);
+        let out = data.transform_with(rules, "Keyed Broadcast Process", move |_| {
             Ok(KeyedBroadcastOperator::<K, T, R, _, _>::new(
                 kf.clone(),
                 function.clone(),
             ))
-        })
+        });
+        follow_parallelism(&out, &taggers);
+        out
     }
 }
 
@@ -121,8 +143,11 @@ impl<T: Data, R: Data> BroadcastConnectedDataStream<T, R> {
         P: BroadcastProcessFunction<T, R, O> + Clone + Sync + 'static,
     {
         let [data, rules] = tag_after_partitioning(self.data, self.rules.stream);
-        data.transform_with(rules, "Broadcast Process", move |_| {
+        let taggers = taggers(&data, &rules);
+        let out = data.transform_with(rules, "Broadcast Process", move |_| {
             Ok(BroadcastProcessOperator::<T, R, _>::new(function.clone()))
-        })
+        });
+        follow_parallelism(&out, &taggers);
+        out
     }
 }

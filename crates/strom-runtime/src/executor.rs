@@ -152,8 +152,19 @@ impl Plan {
         let mut parallelism = Vec::with_capacity(n);
         let mut max_parallelism = Vec::with_capacity(n);
         for node in &graph.nodes {
-            let p = node.parallelism.unwrap_or(config.parallelism);
-            let m = node.max_parallelism.unwrap_or(config.max_parallelism);
+            parallelism.push(node.parallelism.unwrap_or(config.parallelism));
+            max_parallelism.push(node.max_parallelism.unwrap_or(config.max_parallelism));
+        }
+        // Helpers that follow their consumer's parallelism (consumers come later in the graph).
+        for id in (0..n).rev() {
+            if let Some(of) = graph.nodes[id].parallelism_of
+                && let Some(&p) = parallelism.get(of)
+            {
+                parallelism[id] = p;
+            }
+        }
+        for (id, node) in graph.nodes.iter().enumerate() {
+            let (p, m) = (parallelism[id], max_parallelism[id]);
             if p == 0 {
                 return Err(StromError::InvalidJob(format!(
                     "operator '{}' has parallelism 0; it must be at least 1",
@@ -176,8 +187,6 @@ impl Plan {
                     node.name
                 )));
             }
-            parallelism.push(p);
-            max_parallelism.push(m);
         }
         let mut partitioning = Vec::with_capacity(n);
         let mut chained = Vec::with_capacity(n);

@@ -94,6 +94,9 @@ pub struct NodeSpec {
     pub disable_chaining: bool,
     /// For sources: emit at most this many records per second in total.
     pub rate_limit: Option<f64>,
+    /// Run at the parallelism of this (consumer) node instead of one's own: for helper
+    /// operators that feed one operator forward (the taggers of a two-input operator).
+    pub parallelism_of: Option<NodeId>,
 }
 
 /// A whole job.
