@@ -10,7 +10,7 @@
 //!   [`AggregatingState`]: what a function gets from its context for the current key.
 //!
 //! Expired TTL values are never returned; they are removed when read and by
-//! [`KeyedStateBackend::cleanup_expired`], which the runtime calls in the background.
+//! [`KeyedStateStore::cleanup_expired`](backend::KeyedStateStore::cleanup_expired), which the runtime calls in the background.
 
 pub mod backend;
 pub mod descriptor;

@@ -32,6 +32,7 @@ pub use self::json::{JsonLineParser, JsonLinesSource};
 pub use self::lines::LineFileSource;
 pub use self::reader::{Emit, FileReader, KeepLines, LineParser, ValuesOnly, WithLine};
 pub use self::sink::{
-    CsvSink, CsvSinkWriter, JsonLinesSink, JsonLinesSinkWriter, TextLinesSink, TextLinesSinkWriter,
+    CsvSink, CsvSinkWriter, JsonLine, JsonLinesSink, JsonLinesSinkWriter, LineEncoder,
+    LineFileWriter, TextLine, TextLinesSink, TextLinesSinkWriter,
 };
 pub use self::split::{FileSplit, LineReader};

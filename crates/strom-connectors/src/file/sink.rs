@@ -183,46 +183,82 @@ impl<T: Serialize + Send + 'static> Sink<T> for JsonLinesSink {
     type Writer = JsonLinesSinkWriter<T>;
 
     fn create_writer(&self, ctx: &SinkContext) -> Result<JsonLinesSinkWriter<T>, BoxError> {
-        let path = part_path(&self.path, &ctx.info, "jsonl");
-        let file = create_file(&path)?;
-        Ok(JsonLinesSinkWriter {
-            _type: PhantomData,
-            path,
-            writer: Some(BufWriter::with_capacity(WRITE_BUFFER_SIZE, file)),
-        })
+        LineFileWriter::create(part_path(&self.path, &ctx.info, "jsonl"))
     }
+}
+
+/// How a [`LineFileWriter`] turns one record into one line (without the newline).
+pub trait LineEncoder<T>: Send {
+    /// Append `value`'s line to `out`.
+    fn encode(out: &mut BufWriter<File>, value: &T) -> Result<(), String>;
+}
+
+/// Encodes records as JSON.
+#[derive(Debug)]
+pub struct JsonLine;
+
+impl<T: Serialize> LineEncoder<T> for JsonLine {
+    fn encode(out: &mut BufWriter<File>, value: &T) -> Result<(), String> {
+        serde_json::to_writer(&mut *out, value).map_err(|e| e.to_string())
+    }
+}
+
+/// Writes text records verbatim.
+#[derive(Debug)]
+pub struct TextLine;
+
+impl<T: AsRef<str>> LineEncoder<T> for TextLine {
+    fn encode(out: &mut BufWriter<File>, value: &T) -> Result<(), String> {
+        out.write_all(value.as_ref().as_bytes())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// One subtask's file of lines, each a record encoded by `E`.
+pub struct LineFileWriter<T, E> {
+    path: PathBuf,
+    writer: Option<BufWriter<File>>,
+    _type: PhantomData<fn(T, E)>,
 }
 
 /// One subtask's JSON-lines file.
-pub struct JsonLinesSinkWriter<T> {
-    path: PathBuf,
-    writer: Option<BufWriter<File>>,
-    _type: PhantomData<fn(T)>,
-}
+pub type JsonLinesSinkWriter<T> = LineFileWriter<T, JsonLine>;
 
-impl<T> std::fmt::Debug for JsonLinesSinkWriter<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JsonLinesSinkWriter")
-            .field("path", &self.path)
-            .field("open", &self.writer.is_some())
-            .finish()
+/// One subtask's text file.
+pub type TextLinesSinkWriter<T> = LineFileWriter<T, TextLine>;
+
+impl<T, E> LineFileWriter<T, E> {
+    fn create(path: PathBuf) -> Result<Self, BoxError> {
+        let file = create_file(&path)?;
+        Ok(LineFileWriter {
+            path,
+            writer: Some(BufWriter::with_capacity(WRITE_BUFFER_SIZE, file)),
+            _type: PhantomData,
+        })
     }
-}
 
-impl<T> JsonLinesSinkWriter<T> {
     /// The file this writer writes.
     pub fn path(&self) -> &Path {
         &self.path
     }
 }
 
-impl<T: Serialize> SinkWriter<T> for JsonLinesSinkWriter<T> {
+impl<T, E> std::fmt::Debug for LineFileWriter<T, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LineFileWriter")
+            .field("path", &self.path)
+            .field("open", &self.writer.is_some())
+            .finish()
+    }
+}
+
+impl<T, E: LineEncoder<T>> SinkWriter<T> for LineFileWriter<T, E> {
     fn write(&mut self, value: T, _timestamp: Timestamp) -> Result<(), BoxError> {
         let writer = self
             .writer
             .as_mut()
             .ok_or_else(|| finished_error(&self.path))?;
-        serde_json::to_writer(&mut *writer, &value)
+        E::encode(writer, &value)
             .map_err(|e| format!("cannot write to {}: {e}", self.path.display()))?;
         writer
             .write_all(b"\n")
@@ -288,68 +324,6 @@ impl<T: AsRef<str> + Send + 'static> Sink<T> for TextLinesSink {
     type Writer = TextLinesSinkWriter<T>;
 
     fn create_writer(&self, ctx: &SinkContext) -> Result<TextLinesSinkWriter<T>, BoxError> {
-        let path = part_path(&self.path, &ctx.info, &self.extension);
-        let file = create_file(&path)?;
-        Ok(TextLinesSinkWriter {
-            _type: PhantomData,
-            path,
-            writer: Some(BufWriter::with_capacity(WRITE_BUFFER_SIZE, file)),
-        })
-    }
-}
-
-/// One subtask's text file.
-pub struct TextLinesSinkWriter<T> {
-    path: PathBuf,
-    writer: Option<BufWriter<File>>,
-    _type: PhantomData<fn(T)>,
-}
-
-impl<T> std::fmt::Debug for TextLinesSinkWriter<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TextLinesSinkWriter")
-            .field("path", &self.path)
-            .field("open", &self.writer.is_some())
-            .finish()
-    }
-}
-
-impl<T> TextLinesSinkWriter<T> {
-    /// The file this writer writes.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl<T: AsRef<str>> SinkWriter<T> for TextLinesSinkWriter<T> {
-    fn write(&mut self, value: T, _timestamp: Timestamp) -> Result<(), BoxError> {
-        let writer = self
-            .writer
-            .as_mut()
-            .ok_or_else(|| finished_error(&self.path))?;
-        writer
-            .write_all(value.as_ref().as_bytes())
-            .and_then(|()| writer.write_all(b"\n"))
-            .map_err(|e| io_error("cannot write to", &self.path, &e))
-    }
-
-    fn flush(&mut self) -> Result<(), BoxError> {
-        match self.writer.as_mut() {
-            Some(writer) => writer
-                .flush()
-                .map_err(|e| io_error("cannot write to", &self.path, &e)),
-            None => Ok(()),
-        }
-    }
-
-    fn finish(&mut self) -> Result<(), BoxError> {
-        let Some(writer) = self.writer.take() else {
-            return Ok(());
-        };
-        let file = writer
-            .into_inner()
-            .map_err(|e| io_error("cannot write to", &self.path, e.error()))?;
-        drop(file);
-        Ok(())
+        LineFileWriter::create(part_path(&self.path, &ctx.info, &self.extension))
     }
 }
