@@ -51,8 +51,6 @@ pub enum NodeArity {
     Source,
     /// One logical input (possibly several edges: a union).
     OneInput,
-    /// Two logical inputs of possibly different types.
-    TwoInput,
 }
 
 /// A side output a node declares.

@@ -13,7 +13,8 @@ use strom_types::Record;
 pub struct KeyedReduce<T, Key, KF, R> {
     key_of: KF,
     reduce: R,
-    state: HashMap<Key, T, foldhash::fast::RandomState>,
+    /// The accumulated value per key (`None` only while the reduce function runs).
+    state: HashMap<Key, Option<T>, foldhash::fast::RandomState>,
 }
 
 impl<T, Key, KF, R> KeyedReduce<T, Key, KF, R> {
@@ -42,16 +43,14 @@ where
     ) -> Result<()> {
         for r in batch.drain(..) {
             let key = (self.key_of)(&r.value);
-            let acc = match self.state.entry(key) {
-                std::collections::hash_map::Entry::Occupied(mut e) => {
-                    let prev = e.get().clone();
-                    let next = (self.reduce)(prev, r.value);
-                    e.insert(next.clone());
-                    next
-                }
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(r.value).clone(),
+            // The accumulated value moves into the reduce function; one clone is emitted.
+            let slot = self.state.entry(key).or_insert(None);
+            let next = match slot.take() {
+                Some(prev) => (self.reduce)(prev, r.value),
+                None => r.value,
             };
-            out.records.push(Record::new(acc, r.timestamp));
+            *slot = Some(next.clone());
+            out.records.push(Record::new(next, r.timestamp));
         }
         Ok(())
     }
