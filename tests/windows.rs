@@ -1262,6 +1262,7 @@ mod harness {
                     clock: Arc::new(clock.clone()),
                     watermark: strom::Watermark::MIN,
                     wakeup: Arc::new(AtomicI64::new(i64::MAX)),
+                    state_backend: Default::default(),
                 },
                 clock,
                 side: SideOutputs::new(),

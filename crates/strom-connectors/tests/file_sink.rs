@@ -41,6 +41,7 @@ fn info(subtask: usize, parallelism: usize) -> TaskInfo {
 fn sink_ctx(subtask: usize, parallelism: usize) -> SinkContext {
     SinkContext {
         info: info(subtask, parallelism),
+        checkpointing: false,
     }
 }
 

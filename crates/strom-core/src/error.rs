@@ -53,6 +53,19 @@ pub enum StromError {
         #[source]
         source: std::io::Error,
     },
+    /// State could not be snapshotted or restored: names the operator and the state.
+    #[error("state '{state}' of operator '{operator}': {message}")]
+    State {
+        /// The operator (its uid or name).
+        operator: String,
+        /// The state's name.
+        state: String,
+        /// What went wrong (e.g. an incompatible type change).
+        message: String,
+    },
+    /// A checkpoint could not be written, found or read.
+    #[error("checkpoint error: {0}")]
+    Checkpoint(String),
     /// The job was cancelled (Ctrl-C, or another subtask failed first).
     #[error("job cancelled")]
     Cancelled,

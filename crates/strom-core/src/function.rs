@@ -100,7 +100,7 @@ impl<'a> ProcessContext<'a> {
 
     /// This subtask's operator list state `d` (kept across checkpoints and redistributed on
     /// rescaling by the descriptor's mode).
-    pub fn operator_list_state<V: Send + 'static>(
+    pub fn operator_list_state<V: crate::Data>(
         &mut self,
         d: &crate::operator_state::OperatorListStateDescriptor<V>,
     ) -> crate::Result<&mut Vec<V>> {

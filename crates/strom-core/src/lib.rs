@@ -10,6 +10,7 @@
 //!
 //! This crate does no I/O and starts no threads; the runtime drives everything here.
 
+pub mod checkpoint;
 pub mod clock;
 mod data;
 mod error;

@@ -1,6 +1,7 @@
 //! Sinks, modelled on Flink's writer-based sinks: a [`Sink`] creates one [`SinkWriter`]
 //! per parallel subtask.
 
+use crate::checkpoint::{CheckpointId, RestoredState, SnapshotContext, StateSnapshot};
 use crate::{BoxError, TaskInfo};
 use strom_types::{Record, Timestamp};
 
@@ -9,6 +10,9 @@ use strom_types::{Record, Timestamp};
 pub struct SinkContext {
     /// The sink subtask.
     pub info: TaskInfo,
+    /// Whether the job takes checkpoints: a two-phase-commit writer then makes output
+    /// visible only when a checkpoint completes (otherwise at `flush`/`finish`).
+    pub checkpointing: bool,
 }
 
 /// A destination for a stream's records.
@@ -45,9 +49,31 @@ pub trait SinkWriter<T>: Send {
         Ok(())
     }
 
-    /// The input ended: flush and close.
+    /// The input ended: flush and close. A two-phase-commit writer with checkpointing on
+    /// only pre-commits here; the final checkpoint's completion commits.
     fn finish(&mut self) -> Result<(), BoxError> {
         self.flush()
+    }
+
+    /// Restore from a checkpoint (called right after `create_writer`, only on restore):
+    /// a two-phase-commit writer commits the pre-committed output its state lists.
+    fn initialize_state(&mut self, _state: &RestoredState) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Pre-commit at a checkpoint barrier: make everything written so far durable but not
+    /// yet visible, and record in `out` what `notify_checkpoint_complete` must commit.
+    fn snapshot_state(
+        &mut self,
+        _ctx: &SnapshotContext,
+        _out: &mut StateSnapshot,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    /// Checkpoint `id` is complete: commit what was pre-committed up to it.
+    fn notify_checkpoint_complete(&mut self, _id: CheckpointId) -> Result<(), BoxError> {
+        Ok(())
     }
 }
 
@@ -74,5 +100,18 @@ impl<T> SinkWriter<T> for Box<dyn SinkWriter<T>> {
     }
     fn finish(&mut self) -> Result<(), BoxError> {
         (**self).finish()
+    }
+    fn initialize_state(&mut self, state: &RestoredState) -> Result<(), BoxError> {
+        (**self).initialize_state(state)
+    }
+    fn snapshot_state(
+        &mut self,
+        ctx: &SnapshotContext,
+        out: &mut StateSnapshot,
+    ) -> Result<(), BoxError> {
+        (**self).snapshot_state(ctx, out)
+    }
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<(), BoxError> {
+        (**self).notify_checkpoint_complete(id)
     }
 }

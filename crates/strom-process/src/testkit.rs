@@ -102,6 +102,7 @@ where
                 clock: Arc::new(clock.clone()),
                 watermark: Watermark::MIN,
                 wakeup: Arc::new(AtomicI64::new(i64::MAX)),
+                state_backend: Default::default(),
             },
             info,
             clock,

@@ -71,6 +71,7 @@ where
             clock: Arc::clone(&ctx.env.clock),
             watermark: Watermark::MIN,
             wakeup: Arc::clone(&ctx.env.wakeup),
+            state_backend: Default::default(),
         };
         let link = OperatorLink::new(op, octx, outputs.typed::<Out>()?, Arc::clone(&ctx.metrics))?;
         let d: Box<dyn Downstream<In>> = Box::new(link);
@@ -200,6 +201,7 @@ where
     fn build(&self, ctx: &BuildContext, _outputs: ErasedOutputs) -> Result<Box<dyn Any + Send>> {
         let sctx = SinkContext {
             info: ctx.info.clone(),
+            checkpointing: false,
         };
         let writer = guarded(&ctx.info, || {
             self.sink

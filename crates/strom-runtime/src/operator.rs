@@ -10,6 +10,9 @@ use crate::metrics::OperatorMetrics;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use strom_core::checkpoint::{
+    CheckpointId, RestoredState, SnapshotContext, StateBackendConfig, StateSnapshot,
+};
 use strom_core::{Clock, Result, SideOutputs, StromError, TaskInfo, panic_message};
 use strom_types::{CheckpointBarrier, Record, Watermark, WatermarkStatus};
 
@@ -23,6 +26,8 @@ pub struct OperatorContext {
     pub watermark: Watermark,
     /// The task's earliest requested processing-time callback (ms, `i64::MAX` for none).
     pub wakeup: Arc<AtomicI64>,
+    /// Where keyed state lives.
+    pub state_backend: StateBackendConfig,
 }
 
 impl OperatorContext {
@@ -116,6 +121,26 @@ pub trait OneInputOperator<In, Out>: Send {
     }
     /// Called once after end of input.
     fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Restore the operator's state from a checkpoint or savepoint. Called before `open`,
+    /// and only when the job restores; `state` holds the key groups this subtask owns and
+    /// its share of every operator list state.
+    fn initialize_state(
+        &mut self,
+        _state: &RestoredState,
+        _ctx: &mut OperatorContext,
+    ) -> Result<()> {
+        Ok(())
+    }
+    /// Snapshot the operator's state at a checkpoint barrier (after alignment). Copy or
+    /// version what the snapshot needs now and defer serialization (`out.defer`): the
+    /// operator keeps processing as soon as this returns. Stateless operators add nothing.
+    fn snapshot_state(&mut self, _ctx: &SnapshotContext, _out: &mut StateSnapshot) -> Result<()> {
+        Ok(())
+    }
+    /// Checkpoint `id` is complete: everything snapshotted up to it is durable.
+    fn notify_checkpoint_complete(&mut self, _id: CheckpointId) -> Result<()> {
         Ok(())
     }
 }

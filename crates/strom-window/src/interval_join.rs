@@ -490,6 +490,7 @@ mod tests {
                     clock: Arc::new(SystemClock),
                     watermark: Watermark::MIN,
                     wakeup: Arc::new(AtomicI64::new(i64::MAX)),
+                    state_backend: Default::default(),
                 },
                 side,
                 out: Vec::new(),
