@@ -43,7 +43,12 @@ pub use strom_core::{
     BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessContext, ProcessFunction, Record,
     Result, Sink, SinkWriter, Source, SourceReader, StromError, TaskInfo, Timestamp, Watermark,
 };
+pub use strom_core::checkpoint::StateBackendConfig;
 pub use strom_process as process;
+pub use strom_runtime::checkpoint::{
+    CheckpointConfig, CheckpointStats, CheckpointingMode, RestartStrategy, RestorePoint,
+    SavepointHandle,
+};
 /// Test harnesses for your own functions and operators (see `docs/testing.md`).
 pub use strom_process::testkit;
 pub use strom_runtime as runtime;
@@ -65,8 +70,9 @@ pub mod prelude {
         WindowElements,
     };
     pub use crate::{
-        BoxError, Collector, Data, DataStream, DeadLetter, Key, KeyedStream, OutputTag,
-        ProcessContext, ProcessFunction, StreamEnv, StromError, TaskInfo,
+        BoxError, CheckpointConfig, CheckpointingMode, Collector, Data, DataStream, DeadLetter,
+        Key, KeyedStream, OutputTag, ProcessContext, ProcessFunction, RestartStrategy,
+        RestorePoint, StateBackendConfig, StreamEnv, StromError, TaskInfo,
     };
     pub use std::time::Duration;
 }

@@ -18,6 +18,8 @@ use strom_runtime::nodes::SourceHeadFactory;
 use strom_runtime::nodes::SourceNode;
 use strom_runtime::operators::TimestampsAndWatermarks;
 use strom_runtime::source_task::SourceHead;
+use strom_core::checkpoint::StateBackendConfig;
+use strom_runtime::checkpoint::{CheckpointConfig, RestartStrategy, RestorePoint, SavepointHandle};
 use strom_runtime::{CancelHandle, ExecutionConfig, JobGraph, JobResult};
 
 pub(crate) struct EnvInner {
@@ -120,6 +122,70 @@ impl StreamEnv {
     pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
         self.lock().config.clock = clock;
         self
+    }
+
+    /// Take a checkpoint every `interval` into the local directory `dir`, exactly-once
+    /// (Flink's `enableCheckpointing`). See [`with_checkpointing`](Self::with_checkpointing)
+    /// for every setting.
+    pub fn enable_checkpointing(self, interval: Duration, dir: impl Into<PathBuf>) -> Self {
+        let dir = dir.into();
+        match CheckpointConfig::local(interval, &dir) {
+            Ok(c) => self.with_checkpointing(c),
+            Err(e) => {
+                self.lock().errors.push(format!(
+                    "cannot use checkpoint directory {}: {e}",
+                    dir.display()
+                ));
+                self
+            }
+        }
+    }
+
+    /// Take checkpoints as `config` says (interval, exactly-once or at-least-once,
+    /// timeout, minimum pause, concurrency, retention, storage).
+    pub fn with_checkpointing(self, config: CheckpointConfig) -> Self {
+        {
+            let mut g = self.lock();
+            if config.interval.is_zero() {
+                g.errors
+                    .push("the checkpoint interval must be greater than zero".into());
+            }
+            g.config.checkpointing = Some(config);
+        }
+        self
+    }
+
+    /// Start the job from a checkpoint or savepoint (see [`RestorePoint::latest`] and
+    /// [`RestorePoint::from_path`]).
+    pub fn restore_from(self, point: RestorePoint) -> Self {
+        self.lock().config.restore = Some(point);
+        self
+    }
+
+    /// Let a restore drop the state of operators (uids) the job no longer has, instead of
+    /// failing (Flink's `--allowNonRestoredState`).
+    pub fn allow_non_restored_state(self) -> Self {
+        self.lock().config.allow_non_restored_state = true;
+        self
+    }
+
+    /// What the job does after a failure when it takes checkpoints (default: exponential
+    /// backoff from 1 s to 1 min, as in Flink).
+    pub fn with_restart_strategy(self, strategy: RestartStrategy) -> Self {
+        self.lock().config.restart = strategy;
+        self
+    }
+
+    /// Where keyed state lives: on the heap (default) or on disk, for state larger than
+    /// memory. Jobs need no other change.
+    pub fn with_state_backend(self, backend: StateBackendConfig) -> Self {
+        self.lock().config.state_backend = backend;
+        self
+    }
+
+    /// The handle that takes savepoints of the running job (with checkpointing enabled).
+    pub fn savepoint_handle(&self) -> SavepointHandle {
+        self.lock().config.savepoints.clone()
     }
 
     /// The default parallelism.

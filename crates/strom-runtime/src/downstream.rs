@@ -6,7 +6,7 @@
 //! of the virtual call is shared by all records of the batch.
 
 use strom_core::{Result, SideOutputs};
-use strom_types::{CheckpointBarrier, Record, Watermark, WatermarkStatus};
+use strom_types::{CheckpointBarrier, CheckpointId, Record, Watermark, WatermarkStatus};
 
 /// The receiving end of an operator's output, within a task.
 ///
@@ -28,6 +28,9 @@ pub trait Downstream<T>: Send {
     fn end_of_input(&mut self) -> Result<()>;
     /// Hand buffered records to the next task (buffer timeout).
     fn flush(&mut self) -> Result<()>;
+    /// Checkpoint `id` completed: tell every operator of the chain (not forwarded across
+    /// tasks: the coordinator tells each task itself).
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()>;
 }
 
 /// Drops everything: the output of an operator that nobody consumes.
@@ -54,6 +57,9 @@ impl<T: Send> Downstream<T> for Discard {
         Ok(())
     }
     fn flush(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn notify_checkpoint_complete(&mut self, _: CheckpointId) -> Result<()> {
         Ok(())
     }
 }
@@ -114,6 +120,9 @@ impl<T: Clone + Send> Downstream<T> for FanOut<T> {
     fn flush(&mut self) -> Result<()> {
         forward_all!(self, flush)
     }
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        forward_all!(self, notify_checkpoint_complete, id)
+    }
 }
 
 /// One side output of an operator, drained after every batch into its consumer.
@@ -132,6 +141,8 @@ pub trait SideDrain: Send {
     fn end_of_input(&mut self) -> Result<()>;
     /// Flush buffered records.
     fn flush(&mut self) -> Result<()>;
+    /// Forward a completed checkpoint's notification.
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()>;
 }
 
 /// The side output `tag_id` of element type `X`, feeding `downstream`.
@@ -172,6 +183,9 @@ impl<X: Send + 'static> SideDrain for SideChannel<X> {
     }
     fn flush(&mut self) -> Result<()> {
         self.downstream.flush()
+    }
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        self.downstream.notify_checkpoint_complete(id)
     }
 }
 
@@ -239,5 +253,12 @@ impl<T: Send + 'static> Outputs<T> {
     pub fn flush(&mut self) -> Result<()> {
         self.main.flush()?;
         self.side_drains.iter_mut().try_for_each(|d| d.flush())
+    }
+    /// Tell every output that checkpoint `id` completed.
+    pub fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        self.main.notify_checkpoint_complete(id)?;
+        self.side_drains
+            .iter_mut()
+            .try_for_each(|d| d.notify_checkpoint_complete(id))
     }
 }

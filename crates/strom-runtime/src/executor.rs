@@ -19,6 +19,18 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use strom_core::{Clock, Result, SideOutputs, StromError, SystemClock, TaskInfo};
+use crate::checkpoint::coordinator::{
+    Coordinator, CoordinatorReport, CoordinatorSetup, NodeInfo, TaskSlot,
+};
+use crate::checkpoint::messages::{CoordinatorMsg, TaskCheckpointing, TaskControl};
+use crate::checkpoint::restart::RestartTracker;
+use crate::checkpoint::restore::OperatorIdentity;
+use crate::checkpoint::{
+    CheckpointConfig, CheckpointStats, CheckpointingMode, RestartStrategy, RestorePoint,
+    SavepointHandle,
+};
+use std::sync::atomic::AtomicU64;
+use strom_core::checkpoint::{CheckpointId, StateBackendConfig};
 use strom_types::key_group::UPPER_BOUND_MAX_PARALLELISM;
 
 /// How a job runs.
@@ -42,6 +54,18 @@ pub struct ExecutionConfig {
     /// How often periodic watermarks are emitted when a strategy does not say (Flink's
     /// `pipeline.auto-watermark-interval`, 200 ms).
     pub auto_watermark_interval: Duration,
+    /// Periodic checkpoints (off by default).
+    pub checkpointing: Option<CheckpointConfig>,
+    /// Start from this checkpoint or savepoint.
+    pub restore: Option<RestorePoint>,
+    /// Let a restore skip state of operators the job no longer has.
+    pub allow_non_restored_state: bool,
+    /// What happens after a failure (with checkpointing; without, the job fails).
+    pub restart: RestartStrategy,
+    /// Where keyed state lives.
+    pub state_backend: StateBackendConfig,
+    /// Takes savepoints of the running job.
+    pub savepoints: SavepointHandle,
 }
 
 impl Default for ExecutionConfig {
@@ -55,6 +79,12 @@ impl Default for ExecutionConfig {
             chaining: true,
             clock: Arc::new(SystemClock),
             auto_watermark_interval: Duration::from_millis(200),
+            checkpointing: None,
+            restore: None,
+            allow_non_restored_state: false,
+            restart: RestartStrategy::default(),
+            state_backend: StateBackendConfig::default(),
+            savepoints: SavepointHandle::new(),
         }
     }
 }
@@ -113,6 +143,16 @@ pub struct JobResult {
     pub threads: usize,
     /// The job was cancelled rather than finishing its input.
     pub cancelled: bool,
+    /// Every completed checkpoint and savepoint, in order.
+    pub checkpoints: Vec<CheckpointStats>,
+    /// Checkpoints aborted.
+    pub aborted_checkpoints: u64,
+    /// Times the job restarted after a failure.
+    pub restarts: u32,
+    /// The checkpoint or savepoint the job started from.
+    pub restored_from: Option<CheckpointId>,
+    /// Where the savepoint lies when the job stopped with one.
+    pub stopped_with_savepoint: Option<String>,
 }
 
 impl JobResult {
@@ -137,6 +177,14 @@ struct Plan {
 }
 
 impl Plan {
+    /// The uid state is matched by: the user's, or one made of position and name.
+    fn uid(&self, id: NodeId) -> String {
+        let node = &self.graph.nodes[id];
+        node.uid
+            .clone()
+            .unwrap_or_else(|| format!("{id}-{}", node.name))
+    }
+
     fn new(graph: JobGraph, config: &ExecutionConfig) -> Result<Plan> {
         let n = graph.nodes.len();
         if n == 0 {
@@ -311,6 +359,8 @@ fn wire(plan: &Plan, capacity: usize) -> Result<HashMap<(NodeId, usize), Wiring>
 
 struct SubtaskBuilder<'a> {
     plan: &'a Plan,
+    restore: Option<&'a RestorePoint>,
+    state_backend: &'a StateBackendConfig,
     job_name: &'a str,
     subtask: usize,
     wiring: &'a mut Wiring,
@@ -393,6 +443,20 @@ impl SubtaskBuilder<'_> {
                 .rate_limit
                 .map(|r| r / self.plan.parallelism[id] as f64),
             auto_watermark_interval: self.auto_watermark_interval,
+            node: id,
+            uid: self.plan.uid(id),
+            restored: match self.restore {
+                Some(r) => r
+                    .state_for(
+                        &self.plan.uid(id),
+                        &node.name,
+                        self.subtask,
+                        self.plan.parallelism[id],
+                    )
+                    .map_err(|e| e.in_operator(&node.name, self.subtask))?,
+                None => None,
+            },
+            state_backend: self.state_backend.clone(),
         };
         node.builder.build(
             &ctx,
@@ -405,7 +469,8 @@ impl SubtaskBuilder<'_> {
     }
 }
 
-/// Run `graph` to completion in this process.
+/// Run `graph` to completion in this process. With checkpointing, a failed job restarts
+/// from its latest completed checkpoint as the restart strategy allows.
 pub fn execute(
     job_name: &str,
     graph: JobGraph,
@@ -413,7 +478,96 @@ pub fn execute(
     cancel: &CancelHandle,
 ) -> Result<JobResult> {
     let start = Instant::now();
+    let mut restore = config.restore.clone();
+    let mut tracker = RestartTracker::new(config.restart.clone());
+    let mut checkpoints = Vec::new();
+    let mut aborted = 0;
+    let restored_from = restore.as_ref().map(RestorePoint::checkpoint_id);
+    if let Some(r) = &restore {
+        tracing::info!(job = job_name, from = %r.describe(), checkpoint = r.checkpoint_id(), "restoring");
+    }
+    loop {
+        let report = Arc::new(Mutex::new(CoordinatorReport::default()));
+        let outcome = run_attempt(
+            job_name,
+            graph.clone(),
+            config,
+            cancel,
+            restore.as_ref(),
+            &report,
+        );
+        let report = report.lock().map(|r| r.clone()).unwrap_or_default();
+        checkpoints.extend(report.completed);
+        aborted += report.aborted;
+        match outcome {
+            Ok(mut result) => {
+                result.wall_time = start.elapsed();
+                result.checkpoints = checkpoints;
+                result.aborted_checkpoints = aborted;
+                result.restarts = tracker.restarts();
+                result.restored_from = restored_from;
+                result.stopped_with_savepoint = report.stopped_with_savepoint;
+                return Ok(result);
+            }
+            Err(e) => {
+                let restartable = config.checkpointing.is_some()
+                    && !cancel.is_cancelled()
+                    && !matches!(
+                        e,
+                        StromError::InvalidJob(_) | StromError::Cancelled | StromError::Checkpoint(_)
+                    );
+                let delay = if restartable { tracker.on_failure() } else { None };
+                let Some(delay) = delay else {
+                    tracing::warn!(job = job_name, error = %e, "job failed");
+                    return Err(e);
+                };
+                if let (Some(id), Some(cfg)) = (report.latest, config.checkpointing.as_ref()) {
+                    let found = crate::checkpoint::format::load(
+                        cfg.storage.as_ref(),
+                        &crate::checkpoint::format::checkpoint_dir(id),
+                        false,
+                    )?;
+                    restore = Some(RestorePoint::new(Arc::clone(&cfg.storage), found));
+                }
+                tracing::warn!(
+                    job = job_name,
+                    error = %e,
+                    restart = tracker.restarts(),
+                    delay_ms = delay.as_millis() as u64,
+                    from = restore.as_ref().map_or("the beginning".to_string(), |r| format!("checkpoint {}", r.checkpoint_id())),
+                    "job failed; restarting"
+                );
+                if cancel.receiver.recv_timeout(delay).is_ok() || cancel.is_cancelled() {
+                    return Err(StromError::Cancelled);
+                }
+                tracker.started();
+            }
+        }
+    }
+}
+
+/// One run of the job's tasks (the first, or one after a restart).
+fn run_attempt(
+    job_name: &str,
+    graph: JobGraph,
+    config: &ExecutionConfig,
+    user_cancel: &CancelHandle,
+    restore: Option<&RestorePoint>,
+    report: &Arc<Mutex<CoordinatorReport>>,
+) -> Result<JobResult> {
+    let start = Instant::now();
+    let cancel = CancelHandle::new();
     let plan = Plan::new(graph, config)?;
+    if let Some(r) = restore {
+        let identities: Vec<OperatorIdentity> = (0..plan.graph.nodes.len())
+            .map(|id| OperatorIdentity {
+                uid: plan.uid(id),
+                name: plan.graph.nodes[id].name.clone(),
+                max_parallelism: plan.max_parallelism[id],
+            })
+            .collect();
+        r.check_job(&identities, config.allow_non_restored_state)?;
+    }
     for (id, node) in plan.graph.nodes.iter().enumerate() {
         node.builder
             .prepare(plan.parallelism[id])
@@ -424,20 +578,84 @@ pub fn execute(
     let heads: Vec<NodeId> = (0..plan.graph.nodes.len())
         .filter(|&id| plan.head_of[id] == id)
         .collect();
+    // Checkpointing: a control channel per task, an inbox for the coordinator.
+    let (coord_tx, coord_rx) = crossbeam_channel::bounded::<CoordinatorMsg>(1024);
+    let incremental_base = Arc::new(AtomicU64::new(0));
+    let mut slots = Vec::new();
+    let mut controls = Vec::new();
+    for &head in &heads {
+        for _ in 0..plan.parallelism[head] {
+            let (tx, rx) = crossbeam_channel::bounded::<TaskControl>(64);
+            slots.push(TaskSlot {
+                control: tx,
+                is_source: plan.graph.nodes[head].builder.arity() == NodeArity::Source,
+            });
+            controls.push(rx);
+        }
+    }
+    let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded::<()>(0);
+    let coordinator = match &config.checkpointing {
+        Some(cfg) => {
+            let nodes = (0..plan.graph.nodes.len())
+                .map(|id| NodeInfo {
+                    uid: plan.uid(id),
+                    name: plan.graph.nodes[id].name.clone(),
+                    parallelism: plan.parallelism[id],
+                    max_parallelism: plan.max_parallelism[id],
+                })
+                .collect();
+            let c = Coordinator::new(CoordinatorSetup {
+                config: cfg.clone(),
+                job_name: job_name.to_string(),
+                nodes,
+                tasks: slots,
+                inbox: coord_rx,
+                savepoints: config.savepoints.clone(),
+                shutdown: shutdown_rx,
+                incremental_base: Arc::clone(&incremental_base),
+                restored_id: restore.map_or(0, RestorePoint::checkpoint_id),
+                report: Arc::clone(report),
+            })?;
+            Some(
+                std::thread::Builder::new()
+                    .name("chk-coordinator".into())
+                    .spawn(move || c.run())
+                    .map_err(|e| {
+                        StromError::Internal(format!("cannot start the checkpoint coordinator: {e}"))
+                    })?,
+            )
+        }
+        None => None,
+    };
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<(String, Result<()>)>();
     let mut threads = 0;
     let buffer_timeout = (!config.buffer_timeout.is_zero()).then_some(config.buffer_timeout);
+    let mut task_id = 0;
+    let mut controls = controls.into_iter();
     for &head in &heads {
         for subtask in 0..plan.parallelism[head] {
             let mut w = wiring.remove(&(head, subtask)).unwrap_or_default();
             let plan = Arc::clone(&plan);
+            let control = controls.next();
             let env = TaskEnv {
                 cancel: cancel.receiver.clone(),
                 cancelled: Arc::clone(&cancel.flag),
                 buffer_timeout,
                 clock: Arc::clone(&config.clock),
                 wakeup: Arc::new(AtomicI64::new(i64::MAX)),
+                checkpointing: match (&config.checkpointing, control) {
+                    (Some(cfg), Some(control)) => Some(TaskCheckpointing {
+                        task: task_id,
+                        control,
+                        coordinator: coord_tx.clone(),
+                        collected: Arc::new(Mutex::new(Vec::new())),
+                        incremental_base: Arc::clone(&incremental_base),
+                        exactly_once: cfg.mode == CheckpointingMode::ExactlyOnce,
+                    }),
+                    _ => None,
+                },
             };
+            task_id += 1;
             let writer_config = WriterConfig {
                 batch_size: config.batch_size.max(1),
                 flush_every_push: config.buffer_timeout.is_zero(),
@@ -454,6 +672,8 @@ pub fn execute(
             let batch_size = config.batch_size.max(1);
             let auto_watermark_interval = config.auto_watermark_interval;
             let thread_label = label.clone();
+            let restore = restore.cloned();
+            let state_backend = config.state_backend.clone();
             let spawn = std::thread::Builder::new()
                 .name(label.chars().take(15).collect())
                 .spawn(move || {
@@ -463,6 +683,8 @@ pub fn execute(
                         let receivers = std::mem::take(&mut w.receivers);
                         let mut b = SubtaskBuilder {
                             plan: &plan,
+                            restore: restore.as_ref(),
+                            state_backend: &state_backend,
                             job_name: &job,
                             subtask,
                             wiring: &mut w,
@@ -478,6 +700,7 @@ pub fn execute(
                             env.clone(),
                         )?;
                         drop(w);
+                        drop(env);
                         runner.run()
                     })();
                     let _ = done.send((thread_label, result));
@@ -492,7 +715,12 @@ pub fn execute(
         }
     }
     drop(done_tx);
-    let first_error = wait_for_tasks(&done_rx, threads, cancel);
+    drop(coord_tx);
+    let first_error = wait_for_tasks(&done_rx, threads, &cancel, user_cancel);
+    drop(shutdown_tx);
+    if let Some(c) = coordinator {
+        let _ = c.join();
+    }
     let operators = plan
         .graph
         .nodes
@@ -508,7 +736,6 @@ pub fn execute(
         })
         .collect();
     if let Some(e) = first_error {
-        tracing::warn!(job = job_name, error = %e, "job failed");
         return Err(e);
     }
     Ok(JobResult {
@@ -517,7 +744,12 @@ pub fn execute(
         operators,
         tasks: heads.len(),
         threads,
-        cancelled: cancel.is_cancelled(),
+        cancelled: user_cancel.is_cancelled(),
+        checkpoints: Vec::new(),
+        aborted_checkpoints: 0,
+        restarts: 0,
+        restored_from: None,
+        stopped_with_savepoint: None,
     })
 }
 
@@ -526,6 +758,7 @@ fn wait_for_tasks(
     done: &Receiver<(String, Result<()>)>,
     mut remaining: usize,
     cancel: &CancelHandle,
+    user_cancel: &CancelHandle,
 ) -> Option<StromError> {
     let mut first_error: Option<StromError> = None;
     let mut cancelled_at: Option<Instant> = None;
@@ -534,6 +767,11 @@ fn wait_for_tasks(
             None => crossbeam_channel::select! {
                 recv(done) -> m => m.ok(),
                 recv(cancel.receiver) -> _ => {
+                    cancelled_at = Some(Instant::now());
+                    continue;
+                }
+                recv(user_cancel.receiver) -> _ => {
+                    cancel.cancel();
                     cancelled_at = Some(Instant::now());
                     continue;
                 }
@@ -565,9 +803,6 @@ fn wait_for_tasks(
                 }
             }
         }
-    }
-    if first_error.is_none() && !cancel.is_cancelled() && remaining == 0 {
-        return None;
     }
     first_error
 }

@@ -118,6 +118,21 @@ pub struct BuildContext {
     pub rate_limit: Option<f64>,
     /// Default periodic watermark interval.
     pub auto_watermark_interval: std::time::Duration,
+    /// The node being built.
+    pub node: NodeId,
+    /// Its uid (state is matched by it).
+    pub uid: String,
+    /// The state this subtask restores from, when the job restores.
+    pub restored: Option<strom_core::checkpoint::RestoredState>,
+    /// Where keyed state lives.
+    pub state_backend: strom_core::checkpoint::StateBackendConfig,
+}
+
+impl BuildContext {
+    /// The task's link to the checkpoint coordinator, if the job takes checkpoints.
+    pub fn checkpointing(&self) -> Option<crate::checkpoint::messages::TaskCheckpointing> {
+        self.env.checkpointing.clone()
+    }
 }
 
 /// An operator's outputs with the main output's type erased.

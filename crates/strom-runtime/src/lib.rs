@@ -10,6 +10,7 @@
 //! * [`operators`]: the built-in operators.
 //! * [`graph`] and [`nodes`]: the type-erased job graph and the generic node builders.
 
+pub mod checkpoint;
 pub mod downstream;
 pub mod executor;
 pub mod graph;

@@ -7,15 +7,18 @@ use crate::graph::{
 };
 use crate::metrics::OperatorMetrics;
 use crate::operator::{OneInputOperator, OperatorContext, OperatorLink, guarded};
-use crate::source_task::{PlainHead, SourceHead, SourceTask};
+use crate::source_task::{PlainHead, SourceHead, SourceTask, SplitSnapshotter};
 use crate::task::{InputChannel, InputTask, OneInputChannel, TaskEnv, TaskRunner};
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use strom_core::{
-    Result, Sink, SinkContext, SinkWriter, Source, SourceContext, StromError, TaskInfo,
+    Result, Sink, SinkContext, SinkWriter, Source, SourceContext, SourceReader, StromError,
+    TaskInfo,
 };
-use strom_types::{CheckpointBarrier, Record, Watermark, WatermarkStatus};
+use crate::checkpoint::messages::{OperatorAck, TaskCheckpointing};
+use strom_core::checkpoint::StateSnapshot;
+use strom_types::{CheckpointBarrier, CheckpointId, Record, Watermark, WatermarkStatus};
 
 /// Make the task of a one-input chain whose head takes records of type `In`.
 pub fn one_input_task<In: Send + 'static>(
@@ -71,9 +74,16 @@ where
             clock: Arc::clone(&ctx.env.clock),
             watermark: Watermark::MIN,
             wakeup: Arc::clone(&ctx.env.wakeup),
-            state_backend: Default::default(),
+            state_backend: ctx.state_backend.clone(),
         };
-        let link = OperatorLink::new(op, octx, outputs.typed::<Out>()?, Arc::clone(&ctx.metrics))?;
+        let link = OperatorLink::new(
+            op,
+            octx,
+            outputs.typed::<Out>()?,
+            Arc::clone(&ctx.metrics),
+            ctx.restored.as_ref(),
+        )?
+        .with_checkpointing(ctx.node, ctx.checkpointing());
         let d: Box<dyn Downstream<In>> = Box::new(link);
         Ok(Box::new(d))
     }
@@ -153,6 +163,8 @@ struct SinkLink<W> {
     info: TaskInfo,
     metrics: Arc<OperatorMetrics>,
     finished: bool,
+    node: usize,
+    checkpointing: Option<TaskCheckpointing>,
 }
 
 impl<T: Send + 'static, W: SinkWriter<T>> Downstream<T> for SinkLink<W> {
@@ -169,8 +181,32 @@ impl<T: Send + 'static, W: SinkWriter<T>> Downstream<T> for SinkLink<W> {
     fn status(&mut self, _: WatermarkStatus) -> Result<()> {
         Ok(())
     }
-    fn barrier(&mut self, _: CheckpointBarrier) -> Result<()> {
+    fn barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        let Some(cp) = &self.checkpointing else {
+            return Ok(());
+        };
+        let sctx = cp.snapshot_context(&barrier, self.info.max_parallelism);
+        let started = std::time::Instant::now();
+        let mut snapshot = StateSnapshot::new();
+        let w = &mut self.writer;
+        guarded(&self.info, || {
+            w.snapshot_state(&sctx, &mut snapshot)
+                .map_err(StromError::from_user)
+        })?;
+        cp.collect(OperatorAck {
+            node: self.node,
+            subtask: self.info.subtask,
+            snapshot,
+            sync_ms: started.elapsed().as_secs_f64() * 1e3,
+        });
         Ok(())
+    }
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        let w = &mut self.writer;
+        guarded(&self.info, || {
+            w.notify_checkpoint_complete(id)
+                .map_err(StromError::from_user)
+        })
     }
     fn processing_time(&mut self, _: i64) -> Result<()> {
         Ok(())
@@ -199,20 +235,30 @@ where
     }
 
     fn build(&self, ctx: &BuildContext, _outputs: ErasedOutputs) -> Result<Box<dyn Any + Send>> {
+        let checkpointing = ctx.checkpointing();
         let sctx = SinkContext {
             info: ctx.info.clone(),
-            checkpointing: false,
+            checkpointing: checkpointing.is_some(),
         };
-        let writer = guarded(&ctx.info, || {
+        let mut writer = guarded(&ctx.info, || {
             self.sink
                 .create_writer(&sctx)
                 .map_err(StromError::from_user)
         })?;
+        if let Some(state) = &ctx.restored {
+            guarded(&ctx.info, || {
+                writer
+                    .initialize_state(state)
+                    .map_err(StromError::from_user)
+            })?;
+        }
         let d: Box<dyn Downstream<T>> = Box::new(SinkLink {
             writer,
             info: ctx.info.clone(),
             metrics: Arc::clone(&ctx.metrics),
             finished: false,
+            node: ctx.node,
+            checkpointing,
         });
         Ok(Box::new(d))
     }
@@ -226,6 +272,9 @@ where
         one_input_task::<T>(head, receivers, env)
     }
 }
+
+/// The operator list state under which a source keeps its readers' split positions.
+pub const SOURCE_SPLITS_STATE: &str = "source-splits";
 
 /// Builds the head of a source chain with a per-split watermark strategy.
 /// It gets the ids of the splits the subtask owns, to register them before reading starts.
@@ -284,7 +333,15 @@ where
     }
 
     fn build(&self, ctx: &BuildContext, outputs: ErasedOutputs) -> Result<Box<dyn Any + Send>> {
-        let mine: Vec<S::Split> = {
+        let restored: Option<Vec<S::Split>> = match &ctx.restored {
+            Some(state) if state.list_raw(SOURCE_SPLITS_STATE).is_some() => {
+                Some(state.list(SOURCE_SPLITS_STATE)?)
+            }
+            _ => None,
+        };
+        let mine: Vec<S::Split> = if let Some(splits) = restored {
+            splits
+        } else {
             let guard = self
                 .splits
                 .lock()
@@ -317,7 +374,18 @@ where
             Some(f) => f(ctx, Outputs::main_only(main), &split_ids)?,
             None => Box::new(PlainHead(main)),
         };
+        let snapshot_splits: SplitSnapshotter<S::Reader> = Box::new(|reader: &S::Reader| {
+            let mut snapshot = StateSnapshot::new();
+            snapshot.list(
+                SOURCE_SPLITS_STATE,
+                strom_core::operator_state::Redistribution::EvenSplit,
+                &reader.snapshot_splits(),
+            )?;
+            Ok(snapshot)
+        });
         let task: Box<dyn TaskRunner> = Box::new(SourceTask {
+            node: ctx.node,
+            snapshot_splits,
             reader,
             head,
             outputs: Outputs {

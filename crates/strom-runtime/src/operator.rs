@@ -5,6 +5,7 @@
 //! errors to the operator and subtask, keeps the current watermark and forwards control
 //! events after the operator has handled them.
 
+use crate::checkpoint::messages::{OperatorAck, TaskCheckpointing};
 use crate::downstream::{Downstream, Outputs};
 use crate::metrics::OperatorMetrics;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -162,6 +163,7 @@ pub struct OperatorLink<In, Out, Op> {
     outputs: Outputs<Out>,
     buf: Vec<Record<Out>>,
     metrics: Arc<OperatorMetrics>,
+    checkpointing: Option<(usize, TaskCheckpointing)>,
     _in: std::marker::PhantomData<fn(In)>,
 }
 
@@ -171,14 +173,18 @@ where
     Out: Send + 'static,
     Op: OneInputOperator<In, Out>,
 {
-    /// Open `op` and wrap it.
+    /// Restore `op` from `restored` (if given), open it and wrap it.
     pub fn new(
         mut op: Op,
         mut ctx: OperatorContext,
         outputs: Outputs<Out>,
         metrics: Arc<OperatorMetrics>,
+        restored: Option<&RestoredState>,
     ) -> Result<Self> {
         let info = ctx.info.clone();
+        if let Some(state) = restored {
+            guarded(&info, || op.initialize_state(state, &mut ctx))?;
+        }
         guarded(&info, || op.open(&mut ctx))?;
         Ok(OperatorLink {
             op,
@@ -187,8 +193,15 @@ where
             outputs,
             buf: Vec::new(),
             metrics,
+            checkpointing: None,
             _in: std::marker::PhantomData,
         })
+    }
+
+    /// Snapshot the operator as node `node` at every barrier, reporting to `cp`.
+    pub fn with_checkpointing(mut self, node: usize, cp: Option<TaskCheckpointing>) -> Self {
+        self.checkpointing = cp.map(|c| (node, c));
+        self
     }
 
     fn emit(&mut self) -> Result<()> {
@@ -254,7 +267,26 @@ where
     }
 
     fn barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        if let Some((node, cp)) = &self.checkpointing {
+            let sctx = cp.snapshot_context(&barrier, self.info.max_parallelism);
+            let started = std::time::Instant::now();
+            let mut snapshot = StateSnapshot::new();
+            let op = &mut self.op;
+            guarded(&self.info, || op.snapshot_state(&sctx, &mut snapshot))?;
+            cp.collect(OperatorAck {
+                node: *node,
+                subtask: self.info.subtask,
+                snapshot,
+                sync_ms: started.elapsed().as_secs_f64() * 1e3,
+            });
+        }
         self.outputs.barrier(barrier)
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        let op = &mut self.op;
+        guarded(&self.info, || op.notify_checkpoint_complete(id))?;
+        self.outputs.notify_checkpoint_complete(id)
     }
 
     fn processing_time(&mut self, now_ms: i64) -> Result<()> {

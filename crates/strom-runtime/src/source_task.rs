@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use strom_core::{
     DeadLetter, ReadStatus, Result, SourceOutput, SourceReader, SplitEvent, StromError, TaskInfo,
 };
-use strom_types::{Record, Watermark};
+use crate::checkpoint::messages::{OperatorAck, TaskControl};
+use crate::task::TaskHead;
+use strom_core::checkpoint::{CheckpointId, StateSnapshot};
+use strom_types::{CheckpointBarrier, Record, Watermark};
 
 /// The name of the well-known dead-letter side output of every source.
 pub const DEAD_LETTER_TAG: &str = "strom.dead-letters";
@@ -97,6 +100,9 @@ impl<T: Send + 'static> Downstream<T> for PlainHead<T> {
     fn flush(&mut self) -> Result<()> {
         self.0.flush()
     }
+    fn notify_checkpoint_complete(&mut self, id: strom_types::CheckpointId) -> Result<()> {
+        self.0.notify_checkpoint_complete(id)
+    }
 }
 
 impl<T: Send + 'static> crate::task::TaskHead for Box<dyn SourceHead<T>> {
@@ -118,10 +124,20 @@ impl<T: Send + 'static> crate::task::TaskHead for Box<dyn SourceHead<T>> {
     fn flush(&mut self) -> Result<()> {
         (**self).flush()
     }
+    fn notify_checkpoint_complete(&mut self, id: strom_types::CheckpointId) -> Result<()> {
+        (**self).notify_checkpoint_complete(id)
+    }
 }
+
+/// Snapshots a reader's split positions (as the source's operator list state).
+pub type SplitSnapshotter<R> = Box<dyn Fn(&R) -> Result<StateSnapshot> + Send>;
 
 /// A running source subtask.
 pub struct SourceTask<T, R> {
+    /// The source's node (its state is stored under it).
+    pub node: usize,
+    /// Takes the reader's split positions at a checkpoint.
+    pub snapshot_splits: SplitSnapshotter<R>,
     /// The reader over this subtask's splits.
     pub reader: R,
     /// The chain fed by the source (through its watermark strategy, if any).
@@ -151,13 +167,66 @@ where
         if matches!(result, Err(StromError::Cancelled)) {
             let _ = self.head.flush();
             let _ = self.outputs.flush();
+            // Completions that arrived before the cancel still commit.
+            while let Some(msg) = self.env.try_control() {
+                if let TaskControl::Complete(id) = msg {
+                    let _ = self.head.notify_checkpoint_complete(id);
+                }
+            }
         }
         result
     }
 }
 
+/// What the source loop does after a coordinator message.
+enum Next {
+    Go,
+    Stop,
+}
+
 impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
+    /// Snapshot the split positions and the chain for `barrier`, which then goes downstream.
+    fn checkpoint(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        let Some(cp) = self.env.checkpointing.clone() else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let reader = &self.reader;
+        let snap = &self.snapshot_splits;
+        let snapshot = guarded(&self.info, || snap(reader))?;
+        cp.collect(OperatorAck {
+            node: self.node,
+            subtask: self.info.subtask,
+            snapshot,
+            sync_ms: started.elapsed().as_secs_f64() * 1e3,
+        });
+        self.head.barrier(barrier)?;
+        self.outputs.barrier(barrier)?;
+        cp.acknowledge(barrier.id, None);
+        Ok(())
+    }
+
+    fn on_control(&mut self, msg: TaskControl, done: &mut CheckpointId) -> Result<Next> {
+        match msg {
+            TaskControl::Trigger(b) if b.id > *done => {
+                *done = b.id;
+                self.checkpoint(b)?;
+            }
+            TaskControl::Complete(id) => {
+                self.head.notify_checkpoint_complete(id)?;
+                self.outputs.notify_checkpoint_complete(id)?;
+            }
+            TaskControl::Stop => {
+                self.flush_all()?;
+                return Ok(Next::Stop);
+            }
+            TaskControl::Trigger(_) | TaskControl::Abort(_) => {}
+        }
+        Ok(Next::Go)
+    }
+
     fn run_loop(&mut self) -> Result<()> {
+        let mut done: CheckpointId = 0;
         let mut buf: Vec<Record<T>> = Vec::with_capacity(self.batch_size);
         let mut letters: Vec<DeadLetter> = Vec::new();
         let mut limiter = self.rate.map(RateLimiter::new);
@@ -167,12 +236,19 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
             if env.is_cancelled() {
                 return Err(StromError::Cancelled);
             }
+            while let Some(msg) = env.try_control() {
+                if let Next::Stop = self.on_control(msg, &mut done)? {
+                    return Ok(());
+                }
+            }
             let mut limit = self.batch_size;
             if let Some(l) = limiter.as_ref() {
                 match l.allowance(limit) {
                     Ok(n) => limit = n,
                     Err(wait) => {
-                        self.idle_until(wait, &mut next_flush)?;
+                        if let Next::Stop = self.idle_until(wait, &mut next_flush, &mut done)? {
+                            return Ok(());
+                        }
                         continue;
                     }
                 }
@@ -197,7 +273,11 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
             }
             match status {
                 ReadStatus::MoreAvailable => {}
-                ReadStatus::NothingAvailable(wait) => self.idle_until(wait, &mut next_flush)?,
+                ReadStatus::NothingAvailable(wait) => {
+                    if let Next::Stop = self.idle_until(wait, &mut next_flush, &mut done)? {
+                        return Ok(());
+                    }
+                }
                 ReadStatus::Finished => break,
             }
             if let Some(t) = next_flush
@@ -214,7 +294,28 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
         self.head.watermark(Watermark::MAX)?;
         self.outputs.watermark(Watermark::MAX)?;
         self.head.end_of_input()?;
-        self.outputs.end_of_input()
+        self.outputs.end_of_input()?;
+        let env = self.env.clone();
+        crate::task::await_final_checkpoint(self, &env, done, |task, b| task.checkpoint_final(b))
+    }
+
+    /// A checkpoint after the input ended: splits are exhausted, the chain snapshots (the
+    /// acknowledgement is sent by the caller).
+    fn checkpoint_final(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        let Some(cp) = self.env.checkpointing.clone() else {
+            return Ok(());
+        };
+        let reader = &self.reader;
+        let snap = &self.snapshot_splits;
+        let snapshot = guarded(&self.info, || snap(reader))?;
+        cp.collect(OperatorAck {
+            node: self.node,
+            subtask: self.info.subtask,
+            snapshot,
+            sync_ms: 0.0,
+        });
+        self.head.barrier(barrier)?;
+        self.outputs.barrier(barrier)
     }
 
     fn flush_all(&mut self) -> Result<()> {
@@ -222,21 +323,31 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
         self.outputs.flush()
     }
 
-    /// Wait `wait` (interruptible), flushing output and firing timers when due meanwhile.
-    fn idle_until(&mut self, wait: Duration, next_flush: &mut Option<Instant>) -> Result<()> {
+    /// Wait `wait` (interruptible), flushing output and firing timers when due meanwhile,
+    /// and handling the coordinator's messages as they come.
+    fn idle_until(
+        &mut self,
+        wait: Duration,
+        next_flush: &mut Option<Instant>,
+        done: &mut CheckpointId,
+    ) -> Result<Next> {
         let env = self.env.clone();
         let mut wake = Instant::now() + wait;
         if let Some(t) = env.fire_timers(&mut self.head)? {
             wake = wake.min(t);
         }
         let deadline = next_flush.map_or(wake, |f| f.min(wake));
-        env.sleep(deadline.saturating_duration_since(Instant::now()))?;
+        if let Some(msg) = env.sleep(deadline.saturating_duration_since(Instant::now()))?
+            && let Next::Stop = self.on_control(msg, done)?
+        {
+            return Ok(Next::Stop);
+        }
         if next_flush.is_some_and(|f| Instant::now() >= f) {
             self.flush_all()?;
             *next_flush = env.buffer_timeout.map(|d| Instant::now() + d);
         }
         env.fire_timers(&mut self.head)?;
-        Ok(())
+        Ok(Next::Go)
     }
 
     fn route_dead_letters(&mut self, letters: &mut Vec<DeadLetter>) -> Result<()> {
@@ -255,5 +366,31 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
                 .in_operator(&self.info.operator_name, self.info.subtask))
             }
         }
+    }
+}
+
+/// A source task after its input ended, as the head `await_final_checkpoint` drives.
+impl<T: Send + 'static, R: SourceReader<T>> TaskHead for SourceTask<T, R> {
+    fn watermark(&mut self, _: Watermark) -> Result<()> {
+        Ok(())
+    }
+    fn status(&mut self, _: strom_types::WatermarkStatus) -> Result<()> {
+        Ok(())
+    }
+    fn barrier(&mut self, b: CheckpointBarrier) -> Result<()> {
+        self.checkpoint_final(b)
+    }
+    fn processing_time(&mut self, _: i64) -> Result<()> {
+        Ok(())
+    }
+    fn end_of_input(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> Result<()> {
+        self.flush_all()
+    }
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        self.head.notify_checkpoint_complete(id)?;
+        self.outputs.notify_checkpoint_complete(id)
     }
 }

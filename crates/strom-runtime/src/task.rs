@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use strom_core::{Clock, Result, StromError};
-use strom_types::{CheckpointBarrier, Message, Watermark, WatermarkStatus};
+use crate::checkpoint::messages::{TaskCheckpointing, TaskControl};
+use strom_types::{CheckpointBarrier, CheckpointId, Message, Watermark, WatermarkStatus};
 
 /// What every task needs from the job: cancellation, timing and the clock.
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct TaskEnv {
     pub clock: Arc<dyn Clock>,
     /// Earliest processing-time callback requested by the chain's operators.
     pub wakeup: Arc<AtomicI64>,
+    /// The link to the checkpoint coordinator, when the job takes checkpoints.
+    pub checkpointing: Option<TaskCheckpointing>,
 }
 
 impl TaskEnv {
@@ -36,12 +39,25 @@ impl TaskEnv {
         self.cancelled.load(Ordering::Relaxed)
     }
 
-    /// Sleep up to `d`, waking early on cancellation. Returns `Err(Cancelled)` if cancelled.
-    pub fn sleep(&self, d: Duration) -> Result<()> {
-        match self.cancel.recv_timeout(d) {
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Ok(()),
-            _ => Err(StromError::Cancelled),
+    /// Sleep up to `d`, waking early on cancellation (`Err(Cancelled)`) or on a message
+    /// from the checkpoint coordinator (returned).
+    pub fn sleep(&self, d: Duration) -> Result<Option<TaskControl>> {
+        let Some(cp) = &self.checkpointing else {
+            return match self.cancel.recv_timeout(d) {
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => Ok(None),
+                _ => Err(StromError::Cancelled),
+            };
+        };
+        crossbeam_channel::select! {
+            recv(self.cancel) -> _ => Err(StromError::Cancelled),
+            recv(cp.control) -> m => Ok(m.ok()),
+            default(d) => Ok(None),
         }
+    }
+
+    /// A waiting message from the checkpoint coordinator, if any.
+    pub fn try_control(&self) -> Option<TaskControl> {
+        self.checkpointing.as_ref()?.control.try_recv().ok()
     }
 
     /// Fire processing-time callbacks that are due; returns the next one's `Instant`.
@@ -88,6 +104,8 @@ pub trait TaskHead: Send {
     fn end_of_input(&mut self) -> Result<()>;
     /// See [`Downstream::flush`].
     fn flush(&mut self) -> Result<()>;
+    /// See [`Downstream::notify_checkpoint_complete`].
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()>;
 }
 
 impl<T> TaskHead for Box<dyn Downstream<T>> {
@@ -108,6 +126,9 @@ impl<T> TaskHead for Box<dyn Downstream<T>> {
     }
     fn flush(&mut self) -> Result<()> {
         (**self).flush()
+    }
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        (**self).notify_checkpoint_complete(id)
     }
 }
 
@@ -260,8 +281,152 @@ impl<H: TaskHead + 'static> TaskRunner for InputTask<H> {
         if matches!(result, Err(StromError::Cancelled)) {
             // Best effort: hand what was produced to sinks before stopping.
             let _ = head.flush();
+            // Completions that arrived before the cancel still commit.
+            while let Some(msg) = env.try_control() {
+                if let TaskControl::Complete(id) = msg {
+                    let _ = head.notify_checkpoint_complete(id);
+                }
+            }
         }
         result
+    }
+}
+
+/// Barrier alignment of one task (Flink's `CheckpointBarrierHandler`).
+///
+/// Exactly-once: a channel that delivered the barrier of the checkpoint being aligned is
+/// blocked (not read) until every other open channel delivered it too; then the chain
+/// snapshots, the barrier moves on and all channels are read again. At-least-once: no
+/// channel is blocked; the snapshot happens when the last barrier arrives.
+struct Alignment {
+    exactly_once: bool,
+    /// The checkpoint being aligned, with when its first barrier arrived.
+    current: Option<(CheckpointBarrier, Instant)>,
+    got: Vec<bool>,
+    /// Highest checkpoint this task snapshotted or gave up.
+    done: CheckpointId,
+}
+
+impl Alignment {
+    fn new(n: usize, exactly_once: bool) -> Self {
+        Alignment {
+            exactly_once,
+            current: None,
+            got: vec![false; n],
+            done: 0,
+        }
+    }
+
+    fn blocked(&self, ch: usize) -> bool {
+        self.exactly_once && self.current.is_some() && self.got[ch]
+    }
+
+    fn reset(&mut self) {
+        self.current = None;
+        self.got.iter_mut().for_each(|g| *g = false);
+    }
+
+    /// A barrier arrived on `ch`.
+    fn on_barrier(&mut self, ch: usize, b: CheckpointBarrier) {
+        if b.id <= self.done {
+            return;
+        }
+        match self.current {
+            Some((cur, _)) if cur.id == b.id => {}
+            Some((cur, _)) if cur.id > b.id => return,
+            _ => {
+                // A newer checkpoint overtakes one still aligning: the older one is given up.
+                self.reset();
+                self.current = Some((b, Instant::now()));
+            }
+        }
+        self.got[ch] = true;
+    }
+
+    fn abort(&mut self, id: CheckpointId) {
+        if self.current.is_some_and(|(b, _)| b.id == id) {
+            self.reset();
+            self.done = self.done.max(id);
+        }
+    }
+
+    /// The barrier to snapshot for, once every open channel delivered it.
+    fn complete(&mut self, ended: &[bool]) -> Option<(CheckpointBarrier, Instant)> {
+        let (b, started) = self.current?;
+        if self.got.iter().zip(ended).all(|(g, e)| *g || *e) {
+            self.reset();
+            self.done = b.id;
+            return Some((b, started));
+        }
+        None
+    }
+}
+
+/// Snapshot the chain for `barrier` (it snapshots and forwards as the barrier passes each
+/// operator) and acknowledge to the coordinator.
+fn snapshot_chain<H: TaskHead + ?Sized>(
+    head: &mut H,
+    cp: &TaskCheckpointing,
+    barrier: CheckpointBarrier,
+    aligned_since: Option<Instant>,
+) -> Result<()> {
+    head.barrier(barrier)?;
+    cp.acknowledge(barrier.id, aligned_since);
+    Ok(())
+}
+
+/// What the task loop does after a control message.
+pub(crate) enum AfterControl {
+    /// Go on.
+    Continue,
+    /// Stop the task now.
+    Stop,
+}
+
+/// Handle a coordinator message in a running task with input channels.
+fn on_control<H: TaskHead + ?Sized>(
+    msg: TaskControl,
+    head: &mut H,
+    alignment: &mut Alignment,
+) -> Result<AfterControl> {
+    match msg {
+        TaskControl::Complete(id) => head.notify_checkpoint_complete(id)?,
+        TaskControl::Abort(id) => alignment.abort(id),
+        TaskControl::Stop => return Ok(AfterControl::Stop),
+        // Running tasks with inputs get barriers in-band, not triggers.
+        TaskControl::Trigger(_) => {}
+    }
+    Ok(AfterControl::Continue)
+}
+
+/// After its input ended, a task of a checkpointed job stays until the job's final
+/// checkpoint completed (so that two-phase-commit sinks commit their last output exactly
+/// once): it snapshots on direct triggers and passes completions to its chain.
+pub(crate) fn await_final_checkpoint<H: TaskHead + ?Sized>(
+    head: &mut H,
+    env: &TaskEnv,
+    mut done: CheckpointId,
+    mut snapshot: impl FnMut(&mut H, CheckpointBarrier) -> Result<()>,
+) -> Result<()> {
+    let Some(cp) = &env.checkpointing else {
+        return Ok(());
+    };
+    cp.finished();
+    loop {
+        let msg = crossbeam_channel::select! {
+            recv(env.cancel) -> _ => return Err(StromError::Cancelled),
+            recv(cp.control) -> m => m,
+        };
+        match msg {
+            Ok(TaskControl::Trigger(b)) if b.id > done => {
+                done = b.id;
+                snapshot(head, b)?;
+                cp.acknowledge(b.id, None);
+            }
+            Ok(TaskControl::Trigger(_)) | Ok(TaskControl::Abort(_)) => {}
+            Ok(TaskControl::Complete(id)) => head.notify_checkpoint_complete(id)?,
+            Ok(TaskControl::Stop) | Err(_) => return Ok(()),
+        }
     }
 }
 
@@ -277,19 +442,27 @@ fn run_input_loop<H: TaskHead>(
     let mut next = 0usize;
     let mut next_flush = env.buffer_timeout.map(|t| Instant::now() + t);
     let mut next_timer = env.fire_timers(head)?;
+    let cp = env.checkpointing.as_ref();
+    let mut alignment = Alignment::new(n, cp.is_none_or(|c| c.exactly_once));
     if n == 0 {
         head.end_of_input()?;
-        return Ok(());
+        return await_final_checkpoint(head, env, 0, |h, b| h.barrier(b));
     }
     loop {
         if env.is_cancelled() {
             return Err(StromError::Cancelled);
         }
+        if let Some(msg) = env.try_control()
+            && let AfterControl::Stop = on_control(msg, head, &mut alignment)?
+        {
+            head.flush()?;
+            return Ok(());
+        }
         // Prefer any channel that has data, round robin, without blocking.
         let mut event = None;
         for i in 0..n {
             let ch = (next + i) % n;
-            if ended[ch] {
+            if ended[ch] || alignment.blocked(ch) {
                 continue;
             }
             let mut on_watermark = |h: &mut H, w: Watermark| -> Result<()> {
@@ -312,12 +485,13 @@ fn run_input_loop<H: TaskHead>(
             let mut sel = Select::new();
             let mut index = Vec::with_capacity(open);
             for (ch, c) in channels.iter().enumerate() {
-                if !ended[ch] {
+                if !ended[ch] && !alignment.blocked(ch) {
                     c.register(&mut sel);
                     index.push(ch);
                 }
             }
             let cancel_idx = sel.recv(&env.cancel);
+            let control_idx = cp.map(|c| sel.recv(&c.control));
             let chosen = match deadline {
                 Some(d) => sel.select_deadline(d).ok(),
                 None => Some(sel.select()),
@@ -327,6 +501,16 @@ fn run_input_loop<H: TaskHead>(
                 if i == cancel_idx {
                     let _ = oper.recv(&env.cancel);
                     return Err(StromError::Cancelled);
+                }
+                if Some(i) == control_idx {
+                    if let Some(c) = cp
+                        && let Ok(msg) = oper.recv(&c.control)
+                        && let AfterControl::Stop = on_control(msg, head, &mut alignment)?
+                    {
+                        head.flush()?;
+                        return Ok(());
+                    }
+                    continue;
                 }
                 let ch = index[i];
                 let mut on_watermark = |h: &mut H, w: Watermark| -> Result<()> {
@@ -354,10 +538,15 @@ fn run_input_loop<H: TaskHead>(
                     head.status(s)?;
                 }
             }
-            Some((_, ChannelEvent::Barrier(b))) => {
-                // Barrier alignment arrives with checkpointing; until then barriers pass.
-                head.barrier(b)?;
-            }
+            Some((ch, ChannelEvent::Barrier(b))) => match cp {
+                Some(cp) => {
+                    alignment.on_barrier(ch, b);
+                    if let Some((b, since)) = alignment.complete(&ended) {
+                        snapshot_chain(head, cp, b, Some(since))?;
+                    }
+                }
+                None => head.barrier(b)?,
+            },
             Some((ch, ChannelEvent::End)) => {
                 if !ended[ch] {
                     ended[ch] = true;
@@ -365,9 +554,16 @@ fn run_input_loop<H: TaskHead>(
                     if env.is_cancelled() {
                         return Err(StromError::Cancelled);
                     }
+                    if let Some(cp) = cp
+                        && let Some((b, since)) = alignment.complete(&ended)
+                    {
+                        snapshot_chain(head, cp, b, Some(since))?;
+                    }
                     if open == 0 {
                         head.end_of_input()?;
-                        return Ok(());
+                        return await_final_checkpoint(head, env, alignment.done, |h, b| {
+                            h.barrier(b)
+                        });
                     }
                 }
             }

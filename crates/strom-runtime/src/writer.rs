@@ -49,6 +49,8 @@ pub struct RecordWriter<T, S> {
     marks: Vec<Vec<(usize, Watermark)>>,
     selector: S,
     config: WriterConfig,
+    /// End of input was sent: later barriers and flushes have nobody to go to.
+    ended: bool,
 }
 
 impl<T: Clone + Send + 'static, S: ChannelSelector<T>> RecordWriter<T, S> {
@@ -65,6 +67,7 @@ impl<T: Clone + Send + 'static, S: ChannelSelector<T>> RecordWriter<T, S> {
             marks,
             selector,
             config,
+            ended: false,
         }
     }
 
@@ -185,6 +188,10 @@ impl<T: Clone + Send + 'static, S: ChannelSelector<T>> Downstream<T> for RecordW
     }
 
     fn barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        if self.ended {
+            // A finished task snapshots after its end; its consumers no longer listen.
+            return Ok(());
+        }
         self.broadcast_control(|| Message::Barrier(barrier))
     }
 
@@ -193,10 +200,18 @@ impl<T: Clone + Send + 'static, S: ChannelSelector<T>> Downstream<T> for RecordW
     }
 
     fn end_of_input(&mut self) -> Result<()> {
+        self.ended = true;
         self.broadcast_control(|| Message::EndOfInput)
     }
 
     fn flush(&mut self) -> Result<()> {
+        if self.ended {
+            return Ok(());
+        }
         self.flush_all()
+    }
+
+    fn notify_checkpoint_complete(&mut self, _: strom_types::CheckpointId) -> Result<()> {
+        Ok(())
     }
 }

@@ -1,0 +1,127 @@
+//! What tasks and the checkpoint coordinator tell each other.
+//!
+//! The coordinator triggers checkpoints at the sources (and at tasks that already finished
+//! their input) through each task's control channel; barriers then flow in-band. When a
+//! task's chain has snapshotted, the task acknowledges with every operator's
+//! [`StateSnapshot`]. Completion, abortion and stop go back through the control channels.
+
+use crossbeam_channel::{Receiver, Sender};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use strom_core::checkpoint::{CheckpointId, SnapshotContext, StateSnapshot};
+use strom_types::CheckpointBarrier;
+
+/// Index of a task (one subtask of one chain) in the running job.
+pub type TaskId = usize;
+
+/// A message from the coordinator to one task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskControl {
+    /// Take a checkpoint now (sent to sources and to tasks whose input has ended).
+    Trigger(CheckpointBarrier),
+    /// Checkpoint `id` is complete (and every one before it).
+    Complete(CheckpointId),
+    /// Checkpoint `id` was abandoned: stop aligning for it.
+    Abort(CheckpointId),
+    /// Stop now, without ending the input (stop-with-savepoint, or the job is done).
+    Stop,
+}
+
+/// One operator subtask's snapshot.
+pub struct OperatorAck {
+    /// The operator's node.
+    pub node: usize,
+    /// The subtask.
+    pub subtask: usize,
+    /// Its state.
+    pub snapshot: StateSnapshot,
+    /// Time the synchronous part took, ms.
+    pub sync_ms: f64,
+}
+
+/// A message from a task (or the writer thread) to the coordinator.
+pub enum CoordinatorMsg {
+    /// A task's chain snapshotted checkpoint `checkpoint`.
+    Ack {
+        /// The task.
+        task: TaskId,
+        /// The checkpoint.
+        checkpoint: CheckpointId,
+        /// Every operator of the chain.
+        operators: Vec<OperatorAck>,
+        /// How long the task waited for barriers on all inputs, ms.
+        alignment_ms: f64,
+    },
+    /// The task's input ended; it now waits for the final checkpoint.
+    Finished {
+        /// The task.
+        task: TaskId,
+    },
+}
+
+/// A task's link to the checkpoint coordinator (shared by the operators of its chain).
+#[derive(Clone)]
+pub struct TaskCheckpointing {
+    /// This task.
+    pub task: TaskId,
+    /// Messages from the coordinator.
+    pub control: Receiver<TaskControl>,
+    /// Messages to the coordinator.
+    pub coordinator: Sender<CoordinatorMsg>,
+    /// Snapshots of the chain's operators for the barrier being handled.
+    pub collected: Arc<Mutex<Vec<OperatorAck>>>,
+    /// Last completed checkpoint (0: none), the base of incremental snapshots.
+    pub incremental_base: Arc<AtomicU64>,
+    /// Aligned (exactly-once) or unaligned-counting (at-least-once) barriers.
+    pub exactly_once: bool,
+}
+
+impl TaskCheckpointing {
+    /// The context an operator snapshots with for `barrier`.
+    pub fn snapshot_context(
+        &self,
+        barrier: &CheckpointBarrier,
+        max_parallelism: usize,
+    ) -> SnapshotContext {
+        let base = self.incremental_base.load(Ordering::Acquire);
+        SnapshotContext {
+            checkpoint_id: barrier.id,
+            timestamp_ms: barrier.timestamp,
+            kind: barrier.kind,
+            incremental_base: (base > 0
+                && matches!(barrier.kind, strom_types::CheckpointKind::Checkpoint))
+            .then_some(base),
+            max_parallelism,
+        }
+    }
+
+    /// Record an operator's snapshot for the barrier being handled.
+    pub fn collect(&self, ack: OperatorAck) {
+        if let Ok(mut c) = self.collected.lock() {
+            c.push(ack);
+        }
+    }
+
+    /// Send the task's acknowledgement with everything collected.
+    pub fn acknowledge(&self, checkpoint: CheckpointId, alignment_started: Option<Instant>) {
+        let operators = self
+            .collected
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default();
+        let alignment_ms = alignment_started.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1e3);
+        // The coordinator may be gone when the job is ending; nothing to do then.
+        let _ = self.coordinator.send(CoordinatorMsg::Ack {
+            task: self.task,
+            checkpoint,
+            operators,
+            alignment_ms,
+        });
+    }
+
+    /// Tell the coordinator this task's input ended.
+    pub fn finished(&self) {
+        let _ = self.coordinator.send(CoordinatorMsg::Finished { task: self.task });
+    }
+}
