@@ -34,6 +34,20 @@ pub(crate) enum Example {
         /// Parallelism of source and windows.
         #[arg(long, default_value_t = 1)]
         parallelism: usize,
+        /// Take a checkpoint this often; `--output` then becomes a directory of part files
+        /// committed exactly once (in-progress files start with `.`).
+        #[arg(long, requires = "checkpoint_dir", value_parser = crate::jobs::duration::parse_duration)]
+        checkpoint_interval: Option<std::time::Duration>,
+        /// Where checkpoints (and savepoints, under `savepoints/`) go.
+        #[arg(long, requires = "checkpoint_interval")]
+        checkpoint_dir: Option<PathBuf>,
+        /// Start from `latest` (newest checkpoint in --checkpoint-dir, or the beginning if
+        /// there is none) or from a checkpoint or savepoint directory.
+        #[arg(long)]
+        restore: Option<String>,
+        /// Read at most this many input records per second.
+        #[arg(long)]
+        rate: Option<f64>,
     },
     /// Per-user login fraud alerts over CSV `user_id,ts_ms,success,lat,lon` (no header):
     /// bursts of failed logins and impossible travel, in event time.
@@ -111,7 +125,14 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
             allowed_lateness,
             watermark_interval,
             parallelism,
+            checkpoint_interval,
+            checkpoint_dir,
+            restore,
+            rate,
         } => {
+            if rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+                anyhow::bail!("--rate must be a positive number of records per second");
+            }
             let cfg = crate::jobs::sensors::SensorsConfig {
                 input,
                 output,
@@ -121,6 +142,9 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
                 allowed_lateness,
                 watermark_interval,
                 parallelism,
+                checkpointing: checkpoint_interval.zip(checkpoint_dir),
+                restore,
+                rate,
             };
             let result = crate::jobs::sensors::run(&cfg)?;
             super::report(&result);

@@ -3,6 +3,7 @@
 
 mod bench;
 mod example;
+pub mod savepoint;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -28,6 +29,18 @@ enum Command {
     /// Measure throughput of a standard pipeline.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// Take a savepoint of a job running with `--checkpoint-dir DIR`; prints its path.
+    Savepoint {
+        /// The running job's checkpoint directory.
+        #[arg(long)]
+        checkpoint_dir: std::path::PathBuf,
+        /// Stop the job once the savepoint is complete.
+        #[arg(long)]
+        stop: bool,
+        /// How long to wait for the job.
+        #[arg(long, default_value = "120s", value_parser = crate::jobs::duration::parse_duration)]
+        timeout: std::time::Duration,
+    },
 }
 
 /// Entry point of the binary.
@@ -43,6 +56,13 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Example(e) => example::run(e),
         Command::Bench(b) => bench::run(b),
+        Command::Savepoint {
+            checkpoint_dir,
+            stop,
+            timeout,
+        } => savepoint::request(&checkpoint_dir, stop, timeout)
+            .map(|location| println!("{location}"))
+            .map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -82,6 +102,24 @@ pub(crate) fn report(result: &crate::JobResult) {
         result.tasks,
         result.threads
     );
+    if let Some(id) = result.restored_from {
+        eprintln!("  restored from checkpoint {id}");
+    }
+    if !result.checkpoints.is_empty() {
+        let last = &result.checkpoints[result.checkpoints.len() - 1];
+        eprintln!(
+            "  {} checkpoints ({} aborted, {} restarts); last: id {} in {:.1} ms, {} bytes",
+            result.checkpoints.len(),
+            result.aborted_checkpoints,
+            result.restarts,
+            last.id,
+            last.duration_ms,
+            last.state_bytes
+        );
+    }
+    if let Some(sp) = &result.stopped_with_savepoint {
+        eprintln!("  stopped with savepoint {sp}");
+    }
     for o in &result.operators {
         eprintln!(
             "  {:<28} p={:<3} in={:<12} out={}",

@@ -202,7 +202,7 @@ impl std::fmt::Display for Alert {
 }
 
 /// A user's previous successful login.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 struct LastLogin {
     ts_ms: i64,
     lat: f64,

@@ -133,6 +133,14 @@ pub struct SensorsConfig {
     pub watermark_interval: Duration,
     /// Parallelism of source and windows.
     pub parallelism: usize,
+    /// Checkpoints: interval and directory (the output becomes a directory of part files
+    /// committed exactly once).
+    pub checkpointing: Option<(Duration, PathBuf)>,
+    /// Where to start from: `latest` (in the checkpoint directory) or a checkpoint or
+    /// savepoint path.
+    pub restore: Option<String>,
+    /// Emit at most this many input records per second (in total).
+    pub rate: Option<f64>,
 }
 
 /// Count, sum, min and max of a window.
@@ -249,11 +257,31 @@ type Line = WithLine<SensorReading>;
 
 /// Build and run the job; returns its result.
 pub fn run(cfg: &SensorsConfig) -> Result<strom_api::JobResult, StromError> {
-    let env = StreamEnv::new().with_parallelism(cfg.parallelism.max(1));
+    let mut env = StreamEnv::new().with_parallelism(cfg.parallelism.max(1));
     crate::cli::cancel_on_ctrl_c_env(&env);
+    let mut _savepoints = None;
+    if let Some((interval, dir)) = &cfg.checkpointing {
+        env = env.enable_checkpointing(*interval, dir.clone());
+        _savepoints = Some(crate::cli::savepoint::serve_requests(&env, dir));
+    }
+    if let Some(restore) = &cfg.restore {
+        env = match crate::cli::savepoint::restore_point(
+            restore,
+            cfg.checkpointing.as_ref().map(|(_, d)| d.as_path()),
+        )? {
+            Some(point) => env.restore_from(point),
+            None => {
+                tracing::info!("no completed checkpoint yet; starting from the beginning");
+                env
+            }
+        };
+    }
     let source = sensor_source(cfg.input.clone());
-    let readings = env
-        .from_source(source, "Source: CSV")
+    let mut readings = env.from_source(source, "Source: CSV").uid("sensors-source");
+    if let Some(rate) = cfg.rate {
+        readings = readings.rate_limit(rate);
+    }
+    let readings = readings
         .assign_timestamps_and_watermarks(
             WatermarkStrategy::for_bounded_out_of_orderness(cfg.out_of_orderness)
                 .with_timestamp_assigner(|r: &Line, _| r.value.ts_ms)
@@ -277,9 +305,11 @@ pub fn run(cfg: &SensorsConfig) -> Result<strom_api::JobResult, StromError> {
     if let Some(path) = &cfg.late_output {
         rows.side_output(&late)
             .sink_to(TextLinesSink::new(path.clone()), "Sink: Late")
+            .uid("sensors-late-sink")
             .set_parallelism(1);
     }
     rows.sink_to(TextLinesSink::new(cfg.output.clone()), "Sink: Windows")
+        .uid("sensors-sink")
         .set_parallelism(1);
     env.execute("sensors")
 }
@@ -301,6 +331,7 @@ where
         .side_output_late_data(late)
         .aggregate_with_process(AvgMinMax, emit_row)
         .name("Window Stats")
+        .uid("sensors-windows")
 }
 
 /// The in-memory variant for benchmarks (no parsing), matching Flink's `SensorWindows --gen`.

@@ -1,4 +1,16 @@
 //! A bounded source over an in-memory collection or a one-shot iterator.
+//!
+//! # Checkpoints
+//!
+//! [`CollectionSource`] is replayable: its splits are index ranges whose position is the next
+//! index, so a reader created from [`snapshot_splits`](SourceReader::snapshot_splits)
+//! continues exactly with the next element.
+//!
+//! [`IteratorSource`] is **not** replayable: its iterator is consumed once. Its split counts
+//! the items emitted, but a reader cannot be created from a position after the start, nor
+//! once an earlier reader took the iterator (a restart after a failure): `create_reader`
+//! then fails with an error saying so, rather than silently losing or repeating items. Use
+//! [`CollectionSource`] or a generator for jobs that must recover from checkpoints.
 
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -92,11 +104,18 @@ impl<T: Clone + Send + Sync> SourceReader<T> for CollectionReader<T> {
     }
 
     fn snapshot_splits(&self) -> Vec<RangeSplit> {
-        self.splits.clone()
+        self.splits
+            .iter()
+            .filter(|s| s.next < s.end)
+            .cloned()
+            .collect()
     }
 }
 
 /// Emits the items of a one-shot iterator; runs as a single subtask.
+///
+/// Not replayable: a job with this source cannot recover from a checkpoint or restart after
+/// a failure (see the [module docs](self)).
 pub struct IteratorSource<I> {
     iter: Arc<Mutex<Option<I>>>,
 }
@@ -138,15 +157,34 @@ where
         _: &SourceContext,
         splits: Vec<IteratorSplit>,
     ) -> Result<Self::Reader, BoxError> {
-        let iter = if splits.is_empty() {
-            None
-        } else {
-            self.iter
-                .lock()
-                .map_err(|_| "iterator lock poisoned")?
-                .take()
+        let Some(split) = splits.first() else {
+            return Ok(IteratorReader {
+                iter: None,
+                emitted: 0,
+            });
         };
-        Ok(IteratorReader { iter, emitted: 0 })
+        if split.emitted > 0 {
+            return Err(format!(
+                "IteratorSource cannot resume after {} items: its iterator is one-shot and \
+                 cannot be replayed (use CollectionSource or GeneratorSource for jobs that \
+                 restore from checkpoints)",
+                split.emitted
+            )
+            .into());
+        }
+        let iter = self
+            .iter
+            .lock()
+            .map_err(|_| "iterator lock poisoned")?
+            .take()
+            .ok_or(
+                "IteratorSource cannot restart: its one-shot iterator was consumed by an earlier \
+                 attempt (use CollectionSource or GeneratorSource for jobs that restart)",
+            )?;
+        Ok(IteratorReader {
+            iter: Some(iter),
+            emitted: 0,
+        })
     }
 }
 

@@ -1,8 +1,14 @@
 //! A deterministic generator source: record `i` is `f(i)`, for `i` in `0..count` (or
 //! forever), split across subtasks by stride, so that the same job always produces the same
 //! records whatever its parallelism.
+//!
+//! A split's position is its next index, so a reader created from
+//! [`snapshot_splits`](SourceReader::snapshot_splits) continues exactly where the snapshot
+//! was taken, in the same order (a reader holding several splits, after rescaling, serves
+//! them round robin from a queue whose order the snapshot keeps).
 
 use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use strom_core::{
     Boundedness, BoxError, ReadStatus, Source, SourceContext, SourceOutput, SourceReader,
@@ -74,8 +80,7 @@ where
         Ok(GeneratorReader {
             f: Arc::clone(&self.f),
             count: self.count.unwrap_or(u64::MAX),
-            splits,
-            current: 0,
+            splits: splits.into(),
         })
     }
 }
@@ -84,8 +89,8 @@ where
 pub struct GeneratorReader<F> {
     f: Arc<F>,
     count: u64,
-    splits: Vec<StrideSplit>,
-    current: usize,
+    /// Unfinished splits; the front one is served next, then goes to the back.
+    splits: VecDeque<StrideSplit>,
 }
 
 impl<T, F> SourceReader<T> for GeneratorReader<F>
@@ -100,8 +105,12 @@ where
         if self.splits.is_empty() {
             return Ok(ReadStatus::Finished);
         }
-        self.current %= self.splits.len();
-        let s = &mut self.splits[self.current];
+        if out.remaining() == 0 {
+            return Ok(ReadStatus::MoreAvailable);
+        }
+        let Some(mut s) = self.splits.pop_front() else {
+            return Ok(ReadStatus::Finished);
+        };
         out.start_split(s.offset);
         let f = &*self.f;
         let mut n = out.remaining();
@@ -112,12 +121,17 @@ where
         }
         if s.next >= count {
             out.finish_split(s.offset);
+        } else {
+            self.splits.push_back(s);
         }
-        self.current += 1;
         Ok(ReadStatus::MoreAvailable)
     }
 
     fn snapshot_splits(&self) -> Vec<StrideSplit> {
-        self.splits.clone()
+        self.splits
+            .iter()
+            .filter(|s| s.next < self.count)
+            .cloned()
+            .collect()
     }
 }

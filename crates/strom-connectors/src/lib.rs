@@ -4,7 +4,8 @@
 //! * [`collection`]: a bounded source over a `Vec` or iterator.
 //! * [`generator`]: a deterministic generator (count or unbounded) split across subtasks.
 //! * [`mod@file`]: CSV and JSON-lines file sources (parallel over files and byte-range splits,
-//!   with dead letters for malformed lines) and CSV / JSON-lines file sinks.
+//!   with dead letters for malformed lines) and CSV / JSON-lines file sinks, exactly once
+//!   (two-phase commit of part files) when the job takes checkpoints.
 //! * [`mod@print`], [`collect`], [`discard`]: sinks for the console, tests and benchmarks.
 //!
 //! Connectors to external systems (Kafka, MQTT, PostgreSQL) live here too, each behind a

@@ -418,7 +418,10 @@ fn resuming_from_a_snapshot_yields_exactly_the_rest() -> TestResult {
                         assert!(snapshot.is_empty());
                     }
                     if polls_before == 0 {
-                        assert_eq!(snapshot, mine);
+                        // Positioned splits that own no line are finished: not reported.
+                        let unfinished: Vec<FileSplit> =
+                            mine.iter().filter(|s| !s.is_finished()).cloned().collect();
+                        assert_eq!(snapshot, unfinished);
                     }
                     // Through a checkpoint: serialize and restore.
                     let json = serde_json::to_string(&snapshot)?;

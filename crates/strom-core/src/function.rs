@@ -192,9 +192,9 @@ where
 /// session windows merge); `get_result` does not consume the accumulator (a window may
 /// fire again under allowed lateness).
 pub trait AggregateFunction<In>: Send {
-    /// The accumulator (cloneable: slices of time share it between windows, and state is
-    /// snapshotted).
-    type Acc: Clone + Send + 'static;
+    /// The accumulator (cloneable: slices of time share it between windows; serde: it is
+    /// part of checkpoints).
+    type Acc: crate::Data;
     /// The result.
     type Out;
     /// A fresh accumulator.

@@ -7,6 +7,16 @@
 //! operator. In *ordered* mode results are emitted in input order; in *unordered* mode as
 //! they complete. In both modes a watermark never overtakes the results of the elements
 //! before it: the operator emits them all before the watermark goes on, as Flink does.
+//!
+//! ## Checkpoints
+//!
+//! As Flink's `AsyncWaitOperator` does, the operator checkpoints the input elements whose
+//! results it has not emitted yet (requests in flight, and in ordered mode also finished
+//! ones waiting for an earlier one), in input order, as the operator list state
+//! [`AsyncOperator::STATE_NAME`] (even split when the job is rescaled). A restored subtask
+//! submits them again, in that order and before any new element, so each result is emitted
+//! exactly once downstream; the external service may see a request twice (once before the
+//! failure, once after), so requests should be idempotent or their effects tolerated.
 
 use crossbeam_channel::{Receiver, Sender};
 use std::collections::{BTreeMap, VecDeque};
@@ -14,7 +24,11 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use strom_core::{BoxError, Result, StromError};
+use strom_core::checkpoint::{
+    RestoredState, SnapshotContext, StateSection, StateSnapshot, encode, state_error,
+};
+use strom_core::operator_state::Redistribution;
+use strom_core::{BoxError, Data, Result, StromError};
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_types::{Record, Timestamp};
 
@@ -74,7 +88,14 @@ impl Default for AsyncConfig {
 
 type Done<O> = (u64, Timestamp, std::result::Result<Vec<O>, String>);
 
-/// Runs an [`AsyncFunction`].
+impl<I, O, F> AsyncOperator<I, O, F> {
+    /// The operator list state that holds the elements in flight in a checkpoint (Flink's
+    /// name for it).
+    pub const STATE_NAME: &'static str = "_async_wait_operator_state_";
+}
+
+/// Runs an [`AsyncFunction`]; checkpoints the elements whose results are not emitted yet
+/// (see the [module documentation](self)).
 pub struct AsyncOperator<I, O, F> {
     function: Arc<F>,
     config: AsyncConfig,
@@ -86,7 +107,13 @@ pub struct AsyncOperator<I, O, F> {
     /// Ordered mode: finished results waiting for their predecessors, and the order.
     finished: BTreeMap<u64, (Timestamp, Vec<O>)>,
     order: VecDeque<u64>,
-    _input: std::marker::PhantomData<fn(I)>,
+    /// The input of every request whose results are not emitted yet, by sequence number
+    /// (what a checkpoint keeps).
+    inputs: BTreeMap<u64, Record<I>>,
+    /// Restored elements not submitted again yet, in input order.
+    recovered: VecDeque<Record<I>>,
+    /// The operator's name, for errors about its state.
+    operator: String,
 }
 
 impl<I, O, F> AsyncOperator<I, O, F>
@@ -119,7 +146,9 @@ where
             in_flight: 0,
             finished: BTreeMap::new(),
             order: VecDeque::new(),
-            _input: std::marker::PhantomData,
+            inputs: BTreeMap::new(),
+            recovered: VecDeque::new(),
+            operator: String::new(),
         })
     }
 
@@ -130,6 +159,7 @@ where
         if self.config.ordered {
             self.order.push_back(seq);
         }
+        self.inputs.insert(seq, r.clone());
         let (f, cfg, tx) = (
             Arc::clone(&self.function),
             self.config,
@@ -193,18 +223,40 @@ where
                     break;
                 };
                 self.order.pop_front();
+                self.inputs.remove(&next);
                 out.records
                     .extend(results.into_iter().map(|v| Record::new(v, ts)));
             }
         } else {
+            self.inputs.remove(&seq);
             out.records
                 .extend(results.into_iter().map(|v| Record::new(v, ts)));
         }
         Ok(true)
     }
 
+    /// Submit `r`, waiting for capacity first, and emit what has finished meanwhile.
+    fn submit(&mut self, r: Record<I>, out: &mut Emitter<'_, O>) -> Result<()> {
+        while self.queued() >= self.config.capacity {
+            self.collect(true, out)?;
+        }
+        self.start(r);
+        while self.collect(false, out)? {}
+        Ok(())
+    }
+
+    /// Submit the restored elements again (before anything else the operator does).
+    fn resubmit_recovered(&mut self, out: &mut Emitter<'_, O>) -> Result<()> {
+        while let Some(r) = self.recovered.pop_front() {
+            self.submit(r, out)?;
+            out.flush_if_full()?;
+        }
+        Ok(())
+    }
+
     /// Wait until every request in flight has finished and its results are emitted.
     fn drain(&mut self, out: &mut Emitter<'_, O>) -> Result<()> {
+        self.resubmit_recovered(out)?;
         while self.in_flight > 0 {
             self.collect(true, out)?;
             out.flush_if_full()?;
@@ -215,22 +267,56 @@ where
 
 impl<I, O, F> OneInputOperator<I, O> for AsyncOperator<I, O, F>
 where
-    I: Clone + Send + 'static,
+    I: Data,
     O: Send + 'static,
     F: AsyncFunction<I, O>,
 {
+    fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.operator = ctx.info.operator_name.clone();
+        Ok(())
+    }
+
+    fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
+        self.recovered = state.list::<Record<I>>(Self::STATE_NAME)?.into();
+        if !self.recovered.is_empty() {
+            // Submit them at the first callback even if no element arrives.
+            ctx.request_processing_time(ctx.clock.now_ms());
+        }
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, _ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
+        let elements: Vec<Record<I>> = self
+            .recovered
+            .iter()
+            .chain(self.inputs.values())
+            .cloned()
+            .collect();
+        let operator = self.operator.clone();
+        out.defer(move |sections| {
+            let elements = elements
+                .iter()
+                .map(|e| encode(e).map_err(|m| state_error(&operator, Self::STATE_NAME, m)))
+                .collect::<Result<Vec<_>>>()?;
+            sections.push(StateSection::List {
+                state: Self::STATE_NAME.to_string(),
+                mode: Redistribution::EvenSplit,
+                elements,
+            });
+            Ok(())
+        });
+        Ok(())
+    }
+
     fn process_batch(
         &mut self,
         batch: &mut Vec<Record<I>>,
         ctx: &mut OperatorContext,
         out: &mut Emitter<'_, O>,
     ) -> Result<()> {
+        self.resubmit_recovered(out)?;
         for r in batch.drain(..) {
-            while self.queued() >= self.config.capacity {
-                self.collect(true, out)?;
-            }
-            self.start(r);
-            while self.collect(false, out)? {}
+            self.submit(r, out)?;
         }
         if self.in_flight > 0 {
             // Come back soon to emit results that finish while no input arrives.
@@ -250,6 +336,7 @@ where
         ctx: &mut OperatorContext,
         out: &mut Emitter<'_, O>,
     ) -> Result<()> {
+        self.resubmit_recovered(out)?;
         while self.collect(false, out)? {}
         if self.in_flight > 0 {
             ctx.request_processing_time(now_ms + 1);

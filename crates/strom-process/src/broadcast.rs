@@ -4,38 +4,132 @@
 //! read-only for the other elements. On keyed streams the broadcast side can also visit every
 //! key's state ([`KeyedBroadcastContext::apply_to_keyed_state`]) — the way to apply a
 //! changed rule to all keys while the job runs.
+//!
+//! ## Checkpoints
+//!
+//! As in Flink, every subtask checkpoints its own copy of each broadcast state, as an
+//! operator *union* list state named [`BROADCAST_STATE_PREFIX`]` + descriptor name` holding
+//! one element: the whole map, with the index of the subtask that wrote it. On restore a
+//! subtask takes one copy — its own when the list holds one from a subtask with its index,
+//! otherwise the first (old subtask 0's after a rescale) — which is correct because every
+//! subtask holds the same state. A restored copy is decoded when the function first uses
+//! the state (its types are known only then); one that is never used is carried into the
+//! next checkpoint unchanged. The keyed operator also checkpoints its keyed state and
+//! timers, as [`KeyedProcessOperator`](crate::KeyedProcessOperator) does.
 
 use crate::keyed::KeyedContext;
-use crate::timer::{TimerQueue, TimerService};
+use crate::timer::{TIMERS_STATE, TimerQueue, TimerService, restore_timers, snapshot_timers};
+use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::marker::PhantomData;
+use strom_core::checkpoint::{
+    CheckpointId, RestoredState, SnapshotContext, StateSection, StateSnapshot, decode, encode,
+    state_error,
+};
+use strom_core::operator_state::Redistribution;
 use strom_core::{
-    BoxError, Collector, Either, OutputTag, ProcessContext, Result, SideOutputs, StromError,
-    TaskInfo, Timestamp, Watermark,
+    BoxError, Collector, Data, Either, Key, OutputTag, ProcessContext, Result, SideOutputs,
+    StromError, TaskInfo, Timestamp, Watermark,
 };
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_state::backend::{KeyedStateBackend, KeyedStateStore};
 use strom_state::handle::StateAccess;
 use strom_state::{MapStateDescriptor, ValueState, ValueStateDescriptor};
 use strom_types::Record;
+use strom_types::key_group::KeyGroupRange;
 
-/// The broadcast states of one operator instance, by descriptor name.
+/// The prefix of the operator list state that holds a broadcast state in a checkpoint (the
+/// descriptor's name follows it).
+pub const BROADCAST_STATE_PREFIX: &str = "_broadcast_state/";
+
+/// One subtask's copy of a broadcast state as written to a checkpoint.
+#[derive(Serialize)]
+struct CopyOut<'a, K2, V2> {
+    subtask: u32,
+    entries: Vec<(&'a K2, &'a V2)>,
+}
+
+/// One subtask's copy of a broadcast state as read back.
+#[derive(Deserialize)]
+struct CopyIn<K2, V2> {
+    entries: Vec<(K2, V2)>,
+}
+
+/// The writer of a copy, read without knowing the state's types.
+#[derive(Deserialize)]
+struct CopyHead {
+    subtask: u32,
+}
+
+/// Encodes a type-erased map as one checkpoint element.
+type EncodeCopy = fn(&dyn Any, u32) -> std::result::Result<Vec<u8>, String>;
+
+fn encode_copy<K2: Serialize + 'static, V2: Serialize + 'static>(
+    map: &dyn Any,
+    subtask: u32,
+) -> std::result::Result<Vec<u8>, String> {
+    let map = map
+        .downcast_ref::<HashMap<K2, V2>>()
+        .ok_or_else(|| "broadcast state changed type".to_string())?;
+    encode(&CopyOut {
+        subtask,
+        entries: map.iter().collect(),
+    })
+}
+
+struct BroadcastEntry {
+    map: Box<dyn Any + Send>,
+    encode: EncodeCopy,
+}
+
+/// The broadcast states of one operator instance, by descriptor name; checkpointed as
+/// described in the [module documentation](self).
 #[derive(Default)]
 pub struct BroadcastStates {
-    maps: HashMap<String, Box<dyn Any + Send>>,
+    maps: HashMap<String, BroadcastEntry>,
+    /// Restored copies not used yet, by descriptor name (encoded elements).
+    restored: HashMap<String, Vec<u8>>,
+    /// The operator, for errors about restored state.
+    operator: String,
 }
 
 impl BroadcastStates {
     fn map<K2, V2>(&mut self, d: &MapStateDescriptor<K2, V2>) -> Result<&mut HashMap<K2, V2>>
     where
-        K2: Hash + Eq + Send + 'static,
-        V2: Send + 'static,
+        K2: Data + Hash + Eq,
+        V2: Data,
     {
+        if !self.maps.contains_key(d.name()) {
+            let initial: HashMap<K2, V2> = match self.restored.remove(d.name()) {
+                Some(bytes) => decode::<CopyIn<K2, V2>>(&bytes)
+                    .map_err(|m| {
+                        state_error(
+                            &self.operator,
+                            &format!("{BROADCAST_STATE_PREFIX}{}", d.name()),
+                            format!(
+                                "cannot read it from the checkpoint (incompatible type change?): {m}"
+                            ),
+                        )
+                    })?
+                    .entries
+                    .into_iter()
+                    .collect(),
+                None => HashMap::new(),
+            };
+            self.maps.insert(
+                d.name().to_string(),
+                BroadcastEntry {
+                    map: Box::new(initial),
+                    encode: encode_copy::<K2, V2>,
+                },
+            );
+        }
         self.maps
-            .entry(d.name().to_string())
-            .or_insert_with(|| Box::new(HashMap::<K2, V2>::new()))
+            .get_mut(d.name())
+            .ok_or_else(|| StromError::Internal("broadcast state vanished".into()))?
+            .map
             .downcast_mut::<HashMap<K2, V2>>()
             .ok_or_else(|| {
                 StromError::User(
@@ -47,10 +141,79 @@ impl BroadcastStates {
     /// Read-only access to the broadcast state `d`.
     pub fn get<K2, V2>(&mut self, d: &MapStateDescriptor<K2, V2>) -> Result<&HashMap<K2, V2>>
     where
-        K2: Hash + Eq + Send + 'static,
-        V2: Send + 'static,
+        K2: Data + Hash + Eq,
+        V2: Data,
     {
         self.map(d).map(|m| &*m)
+    }
+
+    /// Add this subtask's copy of every broadcast state (and every restored copy not used
+    /// yet) to `out`, as union list states (encoded now: broadcast state is small).
+    pub fn snapshot(&self, subtask: usize, out: &mut StateSnapshot) -> Result<()> {
+        let index = u32::try_from(subtask).unwrap_or(u32::MAX);
+        for (name, entry) in &self.maps {
+            let state = format!("{BROADCAST_STATE_PREFIX}{name}");
+            let element = (entry.encode)(entry.map.as_ref(), index)
+                .map_err(|m| state_error(&self.operator, &state, m))?;
+            out.add(StateSection::List {
+                state,
+                mode: Redistribution::Union,
+                elements: vec![element],
+            });
+        }
+        for (name, element) in &self.restored {
+            out.add(StateSection::List {
+                state: format!("{BROADCAST_STATE_PREFIX}{name}"),
+                mode: Redistribution::Union,
+                elements: vec![element.clone()],
+            });
+        }
+        Ok(())
+    }
+
+    /// Take one copy of every broadcast state in `state` for subtask `subtask`: the copy
+    /// written by a subtask with the same index if there is one, else the first. Copies are
+    /// decoded when first used; states used before are replaced.
+    pub fn restore(&mut self, state: &RestoredState, subtask: usize) -> Result<()> {
+        if !state.operator().is_empty() {
+            self.operator = state.operator().to_string();
+        }
+        let names: Vec<String> = state
+            .list_states()
+            .filter(|n| n.starts_with(BROADCAST_STATE_PREFIX))
+            .map(str::to_string)
+            .collect();
+        for full in names {
+            let Some((_, elements)) = state.list_raw(&full) else {
+                continue;
+            };
+            let mut chosen: Option<&Vec<u8>> = None;
+            for element in elements {
+                let head: CopyHead = decode(element).map_err(|m| {
+                    state_error(
+                        state.operator(),
+                        &full,
+                        format!("cannot read it from the checkpoint: {m}"),
+                    )
+                })?;
+                if usize::try_from(head.subtask).is_ok_and(|i| i == subtask) {
+                    chosen = Some(element);
+                    break;
+                }
+                chosen = chosen.or(Some(element));
+            }
+            let name = &full[BROADCAST_STATE_PREFIX.len()..];
+            self.maps.remove(name);
+            match chosen {
+                Some(element) => {
+                    self.restored.insert(name.to_string(), element.clone());
+                }
+                None => {
+                    self.restored.remove(name);
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -69,8 +232,8 @@ impl<K> KeyedReadOnlyContext<'_, '_, K> {
         d: &MapStateDescriptor<K2, V2>,
     ) -> Result<&HashMap<K2, V2>>
     where
-        K2: Hash + Eq + Send + 'static,
-        V2: Send + 'static,
+        K2: Data + Hash + Eq,
+        V2: Data,
     {
         self.broadcast.get(d)
     }
@@ -87,15 +250,15 @@ pub struct KeyedBroadcastContext<'a, K> {
     watermark: Timestamp,
 }
 
-impl<K: Hash + Eq + Clone + Send + 'static> KeyedBroadcastContext<'_, K> {
+impl<K: Key> KeyedBroadcastContext<'_, K> {
     /// The broadcast state `d`, read-write.
     pub fn broadcast_state<K2, V2>(
         &mut self,
         d: &MapStateDescriptor<K2, V2>,
     ) -> Result<&mut HashMap<K2, V2>>
     where
-        K2: Hash + Eq + Send + 'static,
-        V2: Send + 'static,
+        K2: Data + Hash + Eq,
+        V2: Data,
     {
         self.broadcast.map(d)
     }
@@ -107,7 +270,7 @@ impl<K: Hash + Eq + Clone + Send + 'static> KeyedBroadcastContext<'_, K> {
         mut f: F,
     ) -> Result<()>
     where
-        V: Clone + Send + 'static,
+        V: Data,
         F: FnMut(&K, ValueState<'_, K, V>) -> Result<()>,
     {
         let keys = self.store.keys(d.name());
@@ -171,12 +334,19 @@ pub trait KeyedBroadcastProcessFunction<K, I, R, O>: Send {
     }
 }
 
-/// Runs a [`KeyedBroadcastProcessFunction`] over `Either<data, broadcast>`.
+/// Runs a [`KeyedBroadcastProcessFunction`] over `Either<data, broadcast>`; checkpoints
+/// its keyed state, timers and broadcast state (see the [module documentation](self)).
 pub struct KeyedBroadcastOperator<K, I, R, KF, F> {
     key_of: KF,
     func: F,
     store: KeyedStateStore<K>,
+    /// Whether `store` is the one created on the configured backend.
+    store_ready: bool,
+    /// The key groups this subtask owns (known once restored or opened).
+    key_groups: KeyGroupRange,
     broadcast: BroadcastStates,
+    /// This instance's subtask index (names its broadcast state copy in checkpoints).
+    subtask: usize,
     event: TimerQueue<K>,
     processing: TimerQueue<K>,
     _types: PhantomData<fn(I, R)>,
@@ -189,7 +359,10 @@ impl<K, I, R, KF, F> KeyedBroadcastOperator<K, I, R, KF, F> {
             key_of,
             func,
             store: KeyedStateStore::default(),
+            store_ready: false,
+            key_groups: KeyGroupRange::for_operator(1, 1, 0),
             broadcast: BroadcastStates::default(),
+            subtask: 0,
             event: TimerQueue::default(),
             processing: TimerQueue::default(),
             _types: PhantomData,
@@ -199,8 +372,28 @@ impl<K, I, R, KF, F> KeyedBroadcastOperator<K, I, R, KF, F> {
 
 impl<K, I, R, KF, F> KeyedBroadcastOperator<K, I, R, KF, F>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: Key,
 {
+    /// The operator's broadcast states (for tests and introspection).
+    pub fn broadcast_states(&mut self) -> &mut BroadcastStates {
+        &mut self.broadcast
+    }
+
+    /// The keyed state (for tests and introspection).
+    pub fn state(&self) -> &KeyedStateStore<K> {
+        &self.store
+    }
+
+    /// Create the keyed state store on the backend `ctx` names, once.
+    fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
+        if !self.store_ready {
+            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
+            self.store_ready = true;
+            self.key_groups = ctx.info.key_group_range();
+        }
+        Ok(())
+    }
+
     fn fire<O>(
         &mut self,
         time: Timestamp,
@@ -241,12 +434,39 @@ where
 
 impl<K, I, R, O, KF, F> OneInputOperator<Either<I, R>, O> for KeyedBroadcastOperator<K, I, R, KF, F>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: Key,
     I: Send,
     R: Send,
     KF: Fn(&I) -> K + Send,
     F: KeyedBroadcastProcessFunction<K, I, R, O>,
 {
+    fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
+        self.subtask = ctx.info.subtask;
+        self.broadcast.operator = ctx.info.operator_name.clone();
+        self.ensure_store(ctx)?;
+        self.store
+            .restore_states(state, |name| name != TIMERS_STATE)?;
+        restore_timers(state, &mut self.event, &mut self.processing, ctx)?;
+        self.broadcast.restore(state, ctx.info.subtask)
+    }
+
+    fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.subtask = ctx.info.subtask;
+        self.broadcast.operator = ctx.info.operator_name.clone();
+        self.ensure_store(ctx)
+    }
+
+    fn snapshot_state(&mut self, ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
+        self.store.snapshot(ctx, out)?;
+        snapshot_timers(&self.event, &self.processing, self.key_groups, ctx, out);
+        self.broadcast.snapshot(self.subtask, out)
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        self.store.notify_checkpoint_complete(id);
+        Ok(())
+    }
+
     fn process_batch(
         &mut self,
         batch: &mut Vec<Record<Either<I, R>>>,
@@ -384,8 +604,8 @@ impl ReadOnlyContext<'_, '_> {
         d: &MapStateDescriptor<K2, V2>,
     ) -> Result<&HashMap<K2, V2>>
     where
-        K2: Hash + Eq + Send + 'static,
-        V2: Send + 'static,
+        K2: Data + Hash + Eq,
+        V2: Data,
     {
         self.broadcast.get(d)
     }
@@ -398,8 +618,8 @@ impl BroadcastContext<'_, '_> {
         d: &MapStateDescriptor<K2, V2>,
     ) -> Result<&mut HashMap<K2, V2>>
     where
-        K2: Hash + Eq + Send + 'static,
-        V2: Send + 'static,
+        K2: Data + Hash + Eq,
+        V2: Data,
     {
         self.broadcast.map(d)
     }
@@ -439,10 +659,13 @@ pub trait BroadcastProcessFunction<I, R, O>: Send {
     }
 }
 
-/// Runs a [`BroadcastProcessFunction`] over `Either<data, broadcast>`.
+/// Runs a [`BroadcastProcessFunction`] over `Either<data, broadcast>`; checkpoints its
+/// broadcast state (see the [module documentation](self)).
 pub struct BroadcastProcessOperator<I, R, F> {
     func: F,
     broadcast: BroadcastStates,
+    /// This instance's subtask index (names its broadcast state copy in checkpoints).
+    subtask: usize,
     _types: PhantomData<fn(I, R)>,
 }
 
@@ -452,6 +675,7 @@ impl<I, R, F> BroadcastProcessOperator<I, R, F> {
         BroadcastProcessOperator {
             func,
             broadcast: BroadcastStates::default(),
+            subtask: 0,
             _types: PhantomData,
         }
     }
@@ -468,8 +692,20 @@ where
     R: Send,
     F: BroadcastProcessFunction<I, R, O>,
 {
+    fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
+        self.subtask = ctx.info.subtask;
+        self.broadcast.operator = ctx.info.operator_name.clone();
+        self.broadcast.restore(state, ctx.info.subtask)
+    }
+
     fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.subtask = ctx.info.subtask;
+        self.broadcast.operator = ctx.info.operator_name.clone();
         self.func.open(&ctx.info).map_err(StromError::from_user)
+    }
+
+    fn snapshot_state(&mut self, _ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
+        self.broadcast.snapshot(self.subtask, out)
     }
 
     fn process_batch(

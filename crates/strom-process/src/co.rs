@@ -5,6 +5,12 @@
 //! tagged, the two are unioned, and these adapters dispatch each element to the function's
 //! method for its input. The operator's watermark is the minimum over both inputs, as in
 //! Flink.
+//!
+//! Checkpoints: a [`CoProcessFunction`] runs in the `Process` operator, so its operator list
+//! state (`ProcessContext::operator_list_state`) is checkpointed and redistributed like any
+//! process function's; a [`KeyedCoProcessFunction`] runs in
+//! [`KeyedProcessOperator`](crate::KeyedProcessOperator), which checkpoints the keyed state
+//! and timers both inputs share.
 
 use crate::keyed::{KeyedContext, KeyedProcessFunction};
 use std::marker::PhantomData;

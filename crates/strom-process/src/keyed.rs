@@ -1,9 +1,26 @@
 //! [`KeyedProcessFunction`] and the operator that runs it.
+//!
+//! ## Checkpoints
+//!
+//! [`KeyedProcessOperator`] keeps its keyed state in a [`KeyedStateStore`] on the job's
+//! configured state backend (created when the operator is restored or opened, so switching
+//! backends is configuration only). At a checkpoint barrier it snapshots the store (every
+//! state, cut by key group) and its pending timers (the keyed state [`TIMERS_STATE`]); on
+//! restore it loads both for the key groups the subtask owns, which may come from several
+//! old subtasks when the job was rescaled. Restored processing-time timers are requested
+//! from the task again (those already due fire at the first callback); restored event-time
+//! timers fire when the watermark, which starts from its minimum after a restore as in
+//! Flink, passes them. Keys and state values must be serializable: the operator requires
+//! `K:` [`Key`], state values [`Data`].
 
-use crate::timer::{TimeDomain, TimerQueue, TimerService};
+use crate::timer::{
+    TIMERS_STATE, TimeDomain, TimerQueue, TimerService, restore_timers, snapshot_timers,
+};
 use std::hash::Hash;
+use strom_core::checkpoint::{CheckpointId, RestoredState, SnapshotContext, StateSnapshot};
 use strom_core::{
-    AggregateFunction, BoxError, Collector, OutputTag, Result, SideOutputs, StromError, TaskInfo,
+    AggregateFunction, BoxError, Collector, Data, Key, OutputTag, Result, SideOutputs, StromError,
+    TaskInfo,
 };
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_state::backend::KeyedStateStore;
@@ -12,6 +29,7 @@ use strom_state::{
     AggregatingState, AggregatingStateDescriptor, ListState, ListStateDescriptor, MapState,
     MapStateDescriptor, ReducingState, ReducingStateDescriptor, ValueState, ValueStateDescriptor,
 };
+use strom_types::key_group::KeyGroupRange;
 use strom_types::{NO_TIMESTAMP, Record, Timestamp};
 
 /// How often expired TTL state is swept in the background (processing time, ms).
@@ -53,7 +71,7 @@ impl<'a, K> KeyedContext<'a, K> {
     }
 }
 
-impl<'a, K: Hash + Eq + Clone + Send + 'static> KeyedContext<'a, K> {
+impl<'a, K: Key> KeyedContext<'a, K> {
     /// The current key.
     pub fn key(&self) -> &K {
         self.key
@@ -95,14 +113,14 @@ impl<'a, K: Hash + Eq + Clone + Send + 'static> KeyedContext<'a, K> {
         }
     }
     /// The current key's value state.
-    pub fn value_state<'b, V: Clone + Send + 'static>(
+    pub fn value_state<'b, V: Data>(
         &'b mut self,
         d: &'b ValueStateDescriptor<V>,
     ) -> ValueState<'b, K, V> {
         d.bind(self.access())
     }
     /// The current key's list state.
-    pub fn list_state<'b, V: Clone + Send + 'static>(
+    pub fn list_state<'b, V: Data>(
         &'b mut self,
         d: &'b ListStateDescriptor<V>,
     ) -> ListState<'b, K, V> {
@@ -114,8 +132,8 @@ impl<'a, K: Hash + Eq + Clone + Send + 'static> KeyedContext<'a, K> {
         d: &'b MapStateDescriptor<UK, UV>,
     ) -> MapState<'b, K, UK, UV>
     where
-        UK: Hash + Eq + Clone + Send + 'static,
-        UV: Clone + Send + 'static,
+        UK: Data + Hash + Eq,
+        UV: Data,
     {
         d.bind(self.access())
     }
@@ -125,16 +143,20 @@ impl<'a, K: Hash + Eq + Clone + Send + 'static> KeyedContext<'a, K> {
         d: &'b ReducingStateDescriptor<V, F>,
     ) -> ReducingState<'b, K, V, F>
     where
-        V: Clone + Send + 'static,
+        V: Data,
         F: Fn(V, V) -> V,
     {
         d.bind(self.access())
     }
     /// The current key's aggregating state.
-    pub fn aggregating_state<'b, In, A: AggregateFunction<In>>(
+    pub fn aggregating_state<'b, In, A>(
         &'b mut self,
         d: &'b AggregatingStateDescriptor<In, A>,
-    ) -> AggregatingState<'b, K, In, A> {
+    ) -> AggregatingState<'b, K, In, A>
+    where
+        A: AggregateFunction<In>,
+        A::Acc: Data,
+    {
         d.bind(self.access())
     }
 }
@@ -191,11 +213,16 @@ where
     }
 }
 
-/// Runs a [`KeyedProcessFunction`].
+/// Runs a [`KeyedProcessFunction`]; checkpoints its keyed state and timers (see the
+/// [module documentation](self)).
 pub struct KeyedProcessOperator<K, KF, F> {
     key_of: KF,
     func: F,
     store: KeyedStateStore<K>,
+    /// Whether `store` is the one created on the configured backend.
+    store_ready: bool,
+    /// The key groups this subtask owns (known once restored or opened).
+    key_groups: KeyGroupRange,
     event: TimerQueue<K>,
     processing: TimerQueue<K>,
     next_sweep: i64,
@@ -208,10 +235,25 @@ impl<K, KF, F> KeyedProcessOperator<K, KF, F> {
             key_of,
             func,
             store: KeyedStateStore::default(),
+            store_ready: false,
+            key_groups: KeyGroupRange::for_operator(1, 1, 0),
             event: TimerQueue::default(),
             processing: TimerQueue::default(),
             next_sweep: i64::MAX,
         }
+    }
+}
+
+impl<K: Key, KF, F> KeyedProcessOperator<K, KF, F> {
+    /// Create the keyed state store on the backend `ctx` names, once (before a restore or
+    /// on open, whichever comes first).
+    fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
+        if !self.store_ready {
+            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
+            self.store_ready = true;
+            self.key_groups = ctx.info.key_group_range();
+        }
+        Ok(())
     }
 }
 
@@ -279,13 +321,32 @@ where
 
 impl<K, I, O, KF, F> OneInputOperator<I, O> for KeyedProcessOperator<K, KF, F>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: Key,
     I: Send,
     KF: Fn(&I) -> K + Send,
     F: KeyedProcessFunction<K, I, O>,
 {
+    fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
+        self.ensure_store(ctx)?;
+        self.store
+            .restore_states(state, |name| name != TIMERS_STATE)?;
+        restore_timers(state, &mut self.event, &mut self.processing, ctx)
+    }
+
     fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.ensure_store(ctx)?;
         self.func.open(&ctx.info).map_err(StromError::from_user)
+    }
+
+    fn snapshot_state(&mut self, ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
+        self.store.snapshot(ctx, out)?;
+        snapshot_timers(&self.event, &self.processing, self.key_groups, ctx, out);
+        Ok(())
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        self.store.notify_checkpoint_complete(id);
+        Ok(())
     }
 
     fn process_batch(

@@ -29,6 +29,61 @@
 //!
 //! Errors of the function or the operator, and panics, come back as `Err` naming the
 //! operator and subtask, exactly as the runtime reports them.
+//!
+//! ## Checkpoints and restore
+//!
+//! A test can check that a function's state survives a failure, and a rescaling:
+//!
+//! * [`snapshot`](OperatorHarness::snapshot) takes the operator's snapshot as a checkpoint
+//!   barrier would (keyed state by key group, timers, operator list state, broadcast
+//!   state…), with the deferred encoding already run, and returns its sections;
+//!   [`notify_checkpoint_complete`](OperatorHarness::notify_checkpoint_complete) tells the
+//!   operator the checkpoint completed.
+//! * [`with_restored_state`](OperatorHarness::with_restored_state) makes a fresh harness
+//!   start from the snapshots of one or several old subtasks, exactly as a restored job
+//!   does: before the operator opens it gets the keyed sections of the key groups its
+//!   subtask owns (see [`with_subtask`](OperatorHarness::with_subtask)), and its share of
+//!   every operator list state — in place when the number of snapshots equals its
+//!   parallelism, otherwise redistributed by the state's mode (even split or union,
+//!   [`redistribute`]). [`restored_state`] computes that share on its own.
+//!
+//! After a restore the watermark starts again from its minimum (as in Flink) and the clock
+//! from 0 (or `with_processing_time`); restored processing-time timers fire once the clock
+//! reaches them, event-time timers once the watermark does. To test a rescaling, snapshot
+//! every old subtask, build one harness per new subtask with `with_subtask(i, n)` and the
+//! same snapshots, and feed each one the keys it owns ([`subtask_for_key`]):
+//!
+//! ```
+//! # use strom_core::{BoxError, Collector, Result};
+//! # use strom_process::{KeyedContext, KeyedHarness};
+//! # use strom_process::testkit::subtask_for_key;
+//! # use strom_state::ValueStateDescriptor;
+//! # fn main() -> Result<()> {
+//! let count = ValueStateDescriptor::<u64>::new("count");
+//! let counter = move |word: String,
+//!                     ctx: &mut KeyedContext<'_, String>,
+//!                     out: &mut Collector<'_, (String, u64)>|
+//!       -> std::result::Result<(), BoxError> {
+//!     let n = ctx.value_state(&count).value()?.unwrap_or(0) + 1;
+//!     ctx.value_state(&count).update(n)?;
+//!     out.collect((word, n));
+//!     Ok(())
+//! };
+//! let mut before = KeyedHarness::new(|w: &String| w.clone(), counter.clone());
+//! before.process_untimed("a".to_string())?;
+//! before.process_untimed("b".to_string())?;
+//! let snapshot = before.snapshot(1)?;
+//!
+//! // Restore at parallelism 2: each subtask gets the keys of its key groups.
+//! let a = subtask_for_key(&"a".to_string(), 2, 128);
+//! let mut after = KeyedHarness::new(|w: &String| w.clone(), counter)
+//!     .with_subtask(a, 2)
+//!     .with_restored_state([snapshot]);
+//! after.process_untimed("a".to_string())?;
+//! assert_eq!(after.take_output(), vec![("a".to_string(), 2)]);
+//! # Ok(())
+//! # }
+//! ```
 
 use crate::keyed::{KeyedProcessFunction, KeyedProcessOperator};
 use std::collections::HashMap;
@@ -38,9 +93,14 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+use strom_core::checkpoint::{
+    CheckpointId, CheckpointKind, KeyedBlob, RestoredState, SnapshotContext, StateBackendConfig,
+    StateSection, StateSnapshot,
+};
+use strom_core::operator_state::{Redistribution, redistribute};
 use strom_core::{
-    AggregateFunction, Clock, ManualClock, OutputTag, ProcessFunction, Result, SideOutputs,
-    StromError, TaskInfo,
+    AggregateFunction, Clock, Data, Key, ManualClock, OutputTag, ProcessFunction, Result,
+    SideOutputs, StromError, TaskInfo,
 };
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext, guarded};
 use strom_runtime::operators::Process;
@@ -50,6 +110,7 @@ use strom_state::{
     AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor,
     ValueStateDescriptor,
 };
+use strom_types::key_group::{KeyGroupRange, key_group_for_hash, operator_index_for_key_group};
 use strom_types::{Record, Timestamp, Watermark};
 
 /// How many processing-time callbacks may follow one another at a single instant before
@@ -66,6 +127,93 @@ fn task_info(operator_name: &str) -> TaskInfo {
     }
 }
 
+/// The encoded elements of one old subtask's list state.
+type OldList = Vec<Vec<u8>>;
+
+/// The subtask that owns `key` when its operator runs at `parallelism` with
+/// `max_parallelism` key groups (the runtime's routing of keyed streams).
+pub fn subtask_for_key<K: Key>(key: &K, parallelism: usize, max_parallelism: usize) -> usize {
+    let kg = key_group_for_hash(key.key_hash(), max_parallelism);
+    operator_index_for_key_group(max_parallelism, parallelism, kg)
+}
+
+/// The state subtask `subtask` of an operator now running at `parallelism` (with
+/// `max_parallelism` key groups) restores from `snapshots`, the sections of every old
+/// subtask in subtask order (from [`OperatorHarness::snapshot`]), as the runtime computes
+/// it: the keyed sections of the key groups the subtask owns (complete sections before
+/// deltas, old subtasks in order) and its share of every operator list state — old
+/// subtask `subtask`'s list when the parallelism is unchanged, otherwise the lists
+/// redistributed by their mode ([`redistribute`]). `operator` names the operator in errors.
+pub fn restored_state(
+    operator: &str,
+    snapshots: &[Vec<StateSection>],
+    subtask: usize,
+    parallelism: usize,
+    max_parallelism: usize,
+) -> RestoredState {
+    let range = KeyGroupRange::for_operator(max_parallelism, parallelism, subtask);
+    let same = snapshots.len() == parallelism;
+    let mut restored = RestoredState::new(operator);
+    let mut deltas: Vec<(String, KeyedBlob)> = Vec::new();
+    // Per list state, in order of appearance: its name, mode and every old subtask's list.
+    let mut lists: Vec<(String, Redistribution, Vec<OldList>)> = Vec::new();
+    for (old, sections) in snapshots.iter().enumerate() {
+        for section in sections {
+            match section {
+                StateSection::Keyed {
+                    state,
+                    key_group,
+                    delta,
+                    data,
+                } => {
+                    if !u16::try_from(*key_group).is_ok_and(|kg| range.contains(kg)) {
+                        continue;
+                    }
+                    let blob = KeyedBlob {
+                        key_group: *key_group,
+                        delta: *delta,
+                        data: data.clone(),
+                    };
+                    if *delta {
+                        deltas.push((state.clone(), blob));
+                    } else {
+                        restored.push_keyed(state, blob);
+                    }
+                }
+                StateSection::List {
+                    state,
+                    mode,
+                    elements,
+                } => {
+                    let i = match lists.iter().position(|(s, _, _)| s == state) {
+                        Some(i) => i,
+                        None => {
+                            lists.push((state.clone(), *mode, vec![Vec::new(); snapshots.len()]));
+                            lists.len() - 1
+                        }
+                    };
+                    lists[i].2[old].extend(elements.iter().cloned());
+                }
+            }
+        }
+    }
+    for (state, blob) in deltas {
+        restored.push_keyed(&state, blob);
+    }
+    for (state, mode, per_old) in lists {
+        let mine = if same {
+            per_old.into_iter().nth(subtask).unwrap_or_default()
+        } else {
+            redistribute(per_old, mode, parallelism)
+                .into_iter()
+                .nth(subtask)
+                .unwrap_or_default()
+        };
+        restored.set_list(&state, mode, mine);
+    }
+    restored
+}
+
 /// Drives any [`OneInputOperator`] by hand: feed records, move the watermark and
 /// processing time, read main and side outputs. See the [module documentation](self).
 ///
@@ -80,6 +228,11 @@ pub struct OperatorHarness<In, Out, Op> {
     out: Vec<Record<Out>>,
     opened: bool,
     ended: bool,
+    /// Snapshots of the old subtasks to restore from when the operator opens.
+    restore_from: Option<Vec<Vec<StateSection>>>,
+    /// An error opening the operator from a call that cannot return it; the next call that
+    /// can returns it.
+    deferred_error: Option<StromError>,
     _in: PhantomData<fn(In)>,
 }
 
@@ -110,6 +263,8 @@ where
             out: Vec::new(),
             opened: false,
             ended: false,
+            restore_from: None,
+            deferred_error: None,
             _in: PhantomData,
         }
     }
@@ -128,6 +283,34 @@ where
         self
     }
 
+    /// Run as subtask `subtask` of `parallelism` (other task information unchanged): a
+    /// restored harness gets that subtask's key groups and share of list state.
+    pub fn with_subtask(mut self, subtask: usize, parallelism: usize) -> Self {
+        self.info.subtask = subtask;
+        self.info.parallelism = parallelism;
+        self.ctx.info = self.info.clone();
+        self
+    }
+
+    /// Keep keyed state on `backend` (the heap by default).
+    pub fn with_state_backend(mut self, backend: StateBackendConfig) -> Self {
+        self.ctx.state_backend = backend;
+        self
+    }
+
+    /// Restore the operator, before it opens, from `snapshots`: what
+    /// [`snapshot`](Self::snapshot) returned on every subtask of the operator before, in
+    /// subtask order (one snapshot when it ran alone). The operator gets the share
+    /// [`restored_state`] computes for this harness's subtask and parallelism
+    /// ([`with_subtask`](Self::with_subtask)), as a restored job's subtask does.
+    pub fn with_restored_state(
+        mut self,
+        snapshots: impl IntoIterator<Item = Vec<StateSection>>,
+    ) -> Self {
+        self.restore_from = Some(snapshots.into_iter().collect());
+        self
+    }
+
     /// Start processing time at `start_ms` instead of 0.
     pub fn with_processing_time(mut self, start_ms: i64) -> Self {
         self.clock = ManualClock::new(start_ms);
@@ -142,14 +325,40 @@ where
         self
     }
 
-    /// Open the operator now (otherwise the first call that needs it does).
+    /// Open the operator now (otherwise the first call that needs it does); a harness
+    /// built [`with_restored_state`](Self::with_restored_state) restores it first.
     pub fn open(&mut self) -> Result<()> {
+        if let Some(e) = self.deferred_error.take() {
+            return Err(e);
+        }
         if !self.opened {
             self.opened = true;
+            let restored = self.restore_from.take().map(|snapshots| {
+                restored_state(
+                    &self.info.operator_name,
+                    &snapshots,
+                    self.info.subtask,
+                    self.info.parallelism,
+                    self.info.max_parallelism,
+                )
+            });
             let (op, ctx) = (&mut self.op, &mut self.ctx);
+            if let Some(state) = &restored {
+                guarded(&self.info, || op.initialize_state(state, ctx))?;
+            }
             guarded(&self.info, || op.open(ctx))?;
         }
         Ok(())
+    }
+
+    /// Open the operator from a call that cannot return an error: the error comes back
+    /// from the next call that can.
+    fn open_or_defer(&mut self) {
+        if !self.opened
+            && let Err(e) = self.open()
+        {
+            self.deferred_error = Some(e);
+        }
     }
 
     fn ready(&mut self, what: &str) -> Result<()> {
@@ -158,6 +367,53 @@ where
                 .in_operator(&self.info.operator_name, self.info.subtask));
         }
         self.open()
+    }
+
+    /// Snapshot the operator's state as a checkpoint barrier `checkpoint_id` does (a full
+    /// checkpoint, taken at the current processing time), run the deferred encoding, and
+    /// return the sections. Pass them (one snapshot per old subtask) to
+    /// [`with_restored_state`](Self::with_restored_state) of a fresh harness to continue
+    /// from here.
+    pub fn snapshot(&mut self, checkpoint_id: CheckpointId) -> Result<Vec<StateSection>> {
+        self.take_snapshot(checkpoint_id, None)
+    }
+
+    /// Like [`snapshot`](Self::snapshot), asking for an incremental snapshot on top of the
+    /// completed checkpoint `base` (the disk backend then writes only what changed since,
+    /// as delta sections; other state is written complete). To restore, pass the chain as
+    /// the runtime does: the base's sections followed by these.
+    pub fn incremental_snapshot(
+        &mut self,
+        checkpoint_id: CheckpointId,
+        base: CheckpointId,
+    ) -> Result<Vec<StateSection>> {
+        self.take_snapshot(checkpoint_id, Some(base))
+    }
+
+    fn take_snapshot(
+        &mut self,
+        checkpoint_id: CheckpointId,
+        incremental_base: Option<CheckpointId>,
+    ) -> Result<Vec<StateSection>> {
+        self.ready("a snapshot")?;
+        let sctx = SnapshotContext {
+            checkpoint_id,
+            timestamp_ms: self.clock.now_ms(),
+            kind: CheckpointKind::Checkpoint,
+            incremental_base,
+            max_parallelism: self.info.max_parallelism,
+        };
+        let mut snapshot = StateSnapshot::new();
+        let op = &mut self.op;
+        guarded(&self.info, || op.snapshot_state(&sctx, &mut snapshot))?;
+        guarded(&self.info, || snapshot.materialize())
+    }
+
+    /// Tell the operator that checkpoint `checkpoint_id` completed.
+    pub fn notify_checkpoint_complete(&mut self, checkpoint_id: CheckpointId) -> Result<()> {
+        self.ready("a checkpoint notification")?;
+        let op = &mut self.op;
+        guarded(&self.info, || op.notify_checkpoint_complete(checkpoint_id))
     }
 
     /// Call the operator (guarded, as the runtime does) with an emitter over the outputs.
@@ -367,6 +623,29 @@ macro_rules! wrapper_builders {
             self
         }
 
+        /// Run as subtask `subtask` of `parallelism`; see
+        /// [`OperatorHarness::with_subtask`].
+        pub fn with_subtask(mut self, subtask: usize, parallelism: usize) -> Self {
+            self.inner = self.inner.with_subtask(subtask, parallelism);
+            self
+        }
+
+        /// Keep keyed state on `backend` (the heap by default).
+        pub fn with_state_backend(mut self, backend: StateBackendConfig) -> Self {
+            self.inner = self.inner.with_state_backend(backend);
+            self
+        }
+
+        /// Restore from the snapshots of the old subtasks before opening; see
+        /// [`OperatorHarness::with_restored_state`].
+        pub fn with_restored_state(
+            mut self,
+            snapshots: impl IntoIterator<Item = Vec<StateSection>>,
+        ) -> Self {
+            self.inner = self.inner.with_restored_state(snapshots);
+            self
+        }
+
         /// Collect the side output `tag`. Records emitted to a side output that was not
         /// registered are dropped, as in a job where nobody consumes it.
         pub fn with_side_output<X: Send + 'static>(mut self, tag: &OutputTag<X>) -> Self {
@@ -389,7 +668,7 @@ pub struct KeyedHarness<K, I, O, KF, F> {
 
 impl<K, I, O, KF, F> KeyedHarness<K, I, O, KF, F>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: Key,
     I: Send,
     KF: Fn(&I) -> K + Send,
     F: KeyedProcessFunction<K, I, O>,
@@ -414,12 +693,13 @@ where
     }
 
     /// Read state object `S` of state `name` for `key` without changing it.
-    fn peek<S: Send + 'static, R>(
+    fn peek<S: Data, R>(
         &mut self,
         name: &str,
         key: &K,
         f: impl FnOnce(&S, i64) -> R,
     ) -> Result<Option<R>> {
+        self.inner.open()?;
         let name: StateName = Arc::from(name);
         let now = self.inner.processing_time();
         let info = &self.inner.info;
@@ -431,7 +711,7 @@ where
     }
 
     /// `key`'s value of `d`, if set and not expired.
-    pub fn value_state<V: Clone + Send + 'static>(
+    pub fn value_state<V: Data>(
         &mut self,
         key: &K,
         d: &ValueStateDescriptor<V>,
@@ -443,11 +723,7 @@ where
     }
 
     /// `key`'s live elements of `d`, in insertion order (empty when none).
-    pub fn list_state<V: Clone + Send + 'static>(
-        &mut self,
-        key: &K,
-        d: &ListStateDescriptor<V>,
-    ) -> Result<Vec<V>> {
+    pub fn list_state<V: Data>(&mut self, key: &K, d: &ListStateDescriptor<V>) -> Result<Vec<V>> {
         let v = self.peek::<Vec<TtlValue<V>>, _>(d.name(), key, |list, now| {
             list.iter()
                 .filter(|e| e.expires > now)
@@ -464,8 +740,8 @@ where
         d: &MapStateDescriptor<UK, UV>,
     ) -> Result<HashMap<UK, UV>>
     where
-        UK: Hash + Eq + Clone + Send + 'static,
-        UV: Clone + Send + 'static,
+        UK: Data + Hash + Eq,
+        UV: Data,
     {
         let v = self.peek::<HashMap<UK, TtlValue<UV>>, _>(d.name(), key, |map, now| {
             map.iter()
@@ -483,7 +759,7 @@ where
         d: &ReducingStateDescriptor<V, R>,
     ) -> Result<Option<V>>
     where
-        V: Clone + Send + 'static,
+        V: Data,
         R: Fn(V, V) -> V,
     {
         let v = self.peek::<TtlValue<V>, _>(d.name(), key, |v, now| {
@@ -494,11 +770,15 @@ where
 
     /// The result of `key`'s accumulator of `d`, if anything was added and it has not
     /// expired.
-    pub fn aggregating_state<In, A: AggregateFunction<In>>(
+    pub fn aggregating_state<In, A>(
         &mut self,
         key: &K,
         d: &AggregatingStateDescriptor<In, A>,
-    ) -> Result<Option<A::Out>> {
+    ) -> Result<Option<A::Out>>
+    where
+        A: AggregateFunction<In>,
+        A::Acc: Data,
+    {
         let acc = self
             .peek::<TtlValue<A::Acc>, _>(d.name(), key, |v, now| {
                 (v.expires > now).then(|| v.value.clone())
@@ -525,21 +805,26 @@ where
     }
 
     /// The keys that have an object in state `name`, in no particular order (expired
-    /// values count until they are removed).
+    /// values count until they are removed). Until the operator opens (first element, or
+    /// [`open`](OperatorHarness::open)) a restored harness shows no state here.
     pub fn state_keys(&self, name: &str) -> Vec<K> {
         self.inner.op.state().keys(name)
     }
 
     /// How many keys have an object in state `name` (expired values count until they are
-    /// removed by a read or the background cleanup).
+    /// removed by a read or the background cleanup). As [`state_keys`](Self::state_keys),
+    /// empty until the operator opens.
     pub fn state_len(&self, name: &str) -> usize {
         self.inner.op.state().len(name)
     }
 
     /// `key`'s state as the function sees it, at the current processing time: bind a
     /// descriptor to it to seed or change state before a test
-    /// (`d.bind(h.state_access(&key)).update(v)?`).
+    /// (`d.bind(h.state_access(&key)).update(v)?`). Opens the operator first (its state
+    /// store is created, or restored, then); an error doing so comes back from the next
+    /// harness call.
     pub fn state_access<'a>(&'a mut self, key: &'a K) -> StateAccess<'a, K> {
+        self.inner.open_or_defer();
         let now = self.inner.processing_time();
         StateAccess {
             store: self.inner.op.state_mut(),
@@ -602,5 +887,88 @@ impl<I, O, F> Deref for ProcessHarness<I, O, F> {
 impl<I, O, F> DerefMut for ProcessHarness<I, O, F> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn keyed(state: &str, key_group: u32, delta: bool, byte: u8) -> StateSection {
+        StateSection::Keyed {
+            state: state.into(),
+            key_group,
+            delta,
+            data: vec![byte],
+        }
+    }
+
+    fn list(state: &str, mode: Redistribution, elements: &[u8]) -> StateSection {
+        StateSection::List {
+            state: state.into(),
+            mode,
+            elements: elements.iter().map(|e| vec![*e]).collect(),
+        }
+    }
+
+    #[test]
+    fn restored_state_routes_key_groups_and_redistributes_lists() {
+        let old = vec![
+            vec![
+                keyed("s", 0, false, 1),
+                keyed("s", 0, true, 2),
+                keyed("s", 63, false, 3),
+                list("even", Redistribution::EvenSplit, &[10, 11, 12]),
+                list("union", Redistribution::Union, &[20]),
+            ],
+            vec![
+                keyed("s", 64, false, 4),
+                keyed("s", 127, false, 5),
+                list("even", Redistribution::EvenSplit, &[13]),
+                list("union", Redistribution::Union, &[21]),
+            ],
+        ];
+        // Same parallelism: key groups of the range, lists in place; deltas last.
+        let r = restored_state("op", &old, 0, 2, 128);
+        let blobs: Vec<(u32, bool, u8)> = r
+            .keyed_blobs("s")
+            .iter()
+            .map(|b| (b.key_group, b.delta, b.data[0]))
+            .collect();
+        assert_eq!(blobs, vec![(0, false, 1), (63, false, 3), (0, true, 2)]);
+        assert_eq!(
+            r.list_raw("even").unwrap().1,
+            &[vec![10], vec![11], vec![12]]
+        );
+        assert_eq!(r.list_raw("union").unwrap().1, &[vec![20]]);
+        assert_eq!(r.operator(), "op");
+
+        // Parallelism 3: even split of 4 elements, union of all.
+        let parts: Vec<RestoredState> = (0..3)
+            .map(|i| restored_state("op", &old, i, 3, 128))
+            .collect();
+        let even: Vec<usize> = parts
+            .iter()
+            .map(|r| r.list_raw("even").unwrap().1.len())
+            .collect();
+        assert_eq!(even, vec![1, 1, 2]);
+        for r in &parts {
+            assert_eq!(r.list_raw("union").unwrap().1, &[vec![20], vec![21]]);
+        }
+        let groups: Vec<Vec<u32>> = parts
+            .iter()
+            .map(|r| r.keyed_blobs("s").iter().map(|b| b.key_group).collect())
+            .collect();
+        assert_eq!(groups, vec![vec![0, 0], vec![63, 64], vec![127]]);
+    }
+
+    #[test]
+    fn keys_route_like_the_runtime() {
+        for key in 0..100_i64 {
+            let kg = key_group_for_hash(key.key_hash(), 128);
+            let subtask = subtask_for_key(&key, 3, 128);
+            assert!(KeyGroupRange::for_operator(128, 3, subtask).contains(kg));
+        }
     }
 }

@@ -37,16 +37,16 @@ enum Cmd {
     ProcThen(i64, i64),
 }
 
-type In = (&'static str, Cmd);
+type In = (char, Cmd);
 
-fn key(e: &In) -> &'static str {
+fn key(e: &In) -> char {
     e.0
 }
 
 /// One timer firing, as `on_timer` saw it.
 #[derive(Clone, Debug, PartialEq)]
 struct Fired {
-    key: &'static str,
+    key: char,
     domain: TimeDomain,
     at: Timestamp,
     now: i64,
@@ -66,11 +66,11 @@ impl Timers {
     }
 }
 
-impl KeyedProcessFunction<&'static str, In, Fired> for Timers {
+impl KeyedProcessFunction<char, In, Fired> for Timers {
     fn process_element(
         &mut self,
         (_, cmd): In,
-        ctx: &mut KeyedContext<'_, &'static str>,
+        ctx: &mut KeyedContext<'_, char>,
         _out: &mut Collector<'_, Fired>,
     ) -> Result<(), BoxError> {
         let timers = ctx.timer_service();
@@ -90,12 +90,12 @@ impl KeyedProcessFunction<&'static str, In, Fired> for Timers {
     fn on_timer(
         &mut self,
         at: Timestamp,
-        ctx: &mut KeyedContext<'_, &'static str>,
+        ctx: &mut KeyedContext<'_, char>,
         out: &mut Collector<'_, Fired>,
     ) -> Result<(), BoxError> {
         let domain = ctx.time_domain().ok_or("on_timer without a time domain")?;
         out.collect(Fired {
-            key: ctx.key(),
+            key: *ctx.key(),
             domain,
             at,
             now: ctx.current_processing_time(),
@@ -111,7 +111,7 @@ impl KeyedProcessFunction<&'static str, In, Fired> for Timers {
     }
 }
 
-fn fired(key: &'static str, domain: TimeDomain, at: i64, now: i64, watermark: i64) -> Fired {
+fn fired(key: char, domain: TimeDomain, at: i64, now: i64, watermark: i64) -> Fired {
     Fired {
         key,
         domain,
@@ -122,23 +122,23 @@ fn fired(key: &'static str, domain: TimeDomain, at: i64, now: i64, watermark: i6
 }
 
 /// A processing-time firing before any watermark, at its own time.
-fn proc(key: &'static str, at: i64) -> Fired {
+fn proc(key: char, at: i64) -> Fired {
     fired(key, TimeDomain::ProcessingTime, at, at, i64::MIN)
 }
 
 #[test]
 fn processing_time_timers_register_delete_dedup_and_fire_in_order() -> Result<()> {
     let mut h = KeyedHarness::new(key, Timers::new());
-    h.process_untimed(("a", Cmd::Proc(3_000)))?;
-    h.process_untimed(("b", Cmd::Proc(1_000)))?;
-    h.process_untimed(("a", Cmd::Proc(1_000)))?;
-    h.process_untimed(("a", Cmd::Proc(1_000)))?; // the same timer again: still one
-    h.process_untimed(("a", Cmd::Proc(2_000)))?;
-    h.process_untimed(("a", Cmd::DelProc(2_000)))?;
-    h.process_untimed(("b", Cmd::Proc(5_000)))?;
-    assert_eq!(h.pending_processing_timers(&"a"), vec![1_000, 3_000]);
-    assert_eq!(h.pending_processing_timers(&"b"), vec![1_000, 5_000]);
-    assert_eq!(h.pending_event_timers(&"a"), Vec::<Timestamp>::new());
+    h.process_untimed(('a', Cmd::Proc(3_000)))?;
+    h.process_untimed(('b', Cmd::Proc(1_000)))?;
+    h.process_untimed(('a', Cmd::Proc(1_000)))?;
+    h.process_untimed(('a', Cmd::Proc(1_000)))?; // the same timer again: still one
+    h.process_untimed(('a', Cmd::Proc(2_000)))?;
+    h.process_untimed(('a', Cmd::DelProc(2_000)))?;
+    h.process_untimed(('b', Cmd::Proc(5_000)))?;
+    assert_eq!(h.pending_processing_timers(&'a'), vec![1_000, 3_000]);
+    assert_eq!(h.pending_processing_timers(&'b'), vec![1_000, 5_000]);
+    assert_eq!(h.pending_event_timers(&'a'), Vec::<Timestamp>::new());
     assert_eq!(h.next_processing_time_callback(), Some(1_000));
 
     h.advance_processing_time(Duration::from_millis(999))?;
@@ -155,14 +155,14 @@ fn processing_time_timers_register_delete_dedup_and_fire_in_order() -> Result<()
     out.sort_by_key(|f| (f.at, f.key));
     assert_eq!(
         out,
-        vec![proc("a", 1_000), proc("b", 1_000), proc("a", 3_000)]
+        vec![proc('a', 1_000), proc('b', 1_000), proc('a', 3_000)]
     );
     assert_eq!(h.processing_time(), 4_000);
-    assert_eq!(h.pending_processing_timers(&"a"), Vec::<i64>::new());
-    assert_eq!(h.pending_processing_timers(&"b"), vec![5_000]);
+    assert_eq!(h.pending_processing_timers(&'a'), Vec::<i64>::new());
+    assert_eq!(h.pending_processing_timers(&'b'), vec![5_000]);
 
     h.advance_processing_time(Duration::from_secs(1))?;
-    assert_eq!(h.take_output(), vec![proc("b", 5_000)]);
+    assert_eq!(h.take_output(), vec![proc('b', 5_000)]);
     assert_eq!(h.next_processing_time_callback(), None);
     // The clock never goes back.
     h.set_processing_time(10)?;
@@ -173,57 +173,57 @@ fn processing_time_timers_register_delete_dedup_and_fire_in_order() -> Result<()
 #[test]
 fn timers_registered_in_on_timer_fire_in_the_same_advance_when_due() -> Result<()> {
     let mut h = KeyedHarness::new(key, Timers::new());
-    h.process_untimed(("a", Cmd::ProcThen(1_000, 1_500)))?; // due before the target
-    h.process_untimed(("b", Cmd::ProcThen(2_000, 1_200)))?; // already past when registered
-    h.process_untimed(("c", Cmd::ProcThen(2_500, 9_000)))?; // after the target
+    h.process_untimed(('a', Cmd::ProcThen(1_000, 1_500)))?; // due before the target
+    h.process_untimed(('b', Cmd::ProcThen(2_000, 1_200)))?; // already past when registered
+    h.process_untimed(('c', Cmd::ProcThen(2_500, 9_000)))?; // after the target
     h.set_processing_time(3_000)?;
     assert_eq!(
         h.take_output(),
         vec![
-            proc("a", 1_000),
-            proc("a", 1_500),
-            proc("b", 2_000),
-            fired("b", TimeDomain::ProcessingTime, 1_200, 2_000, i64::MIN),
-            proc("c", 2_500),
+            proc('a', 1_000),
+            proc('a', 1_500),
+            proc('b', 2_000),
+            fired('b', TimeDomain::ProcessingTime, 1_200, 2_000, i64::MIN),
+            proc('c', 2_500),
         ]
     );
-    assert_eq!(h.pending_processing_timers(&"c"), vec![9_000]);
+    assert_eq!(h.pending_processing_timers(&'c'), vec![9_000]);
     assert_eq!(
-        h.map_state(&"c", &MapStateDescriptor::<i64, i64>::new("then"))?,
+        h.map_state(&'c', &MapStateDescriptor::<i64, i64>::new("then"))?,
         HashMap::new()
     );
     h.set_processing_time(9_000)?;
-    assert_eq!(h.take_output(), vec![proc("c", 9_000)]);
+    assert_eq!(h.take_output(), vec![proc('c', 9_000)]);
     Ok(())
 }
 
 #[test]
 fn event_and_processing_time_timers_side_by_side() -> Result<()> {
     let mut h = KeyedHarness::new(key, Timers::new());
-    h.process(("a", Cmd::Event(1_000)), 10)?;
-    h.process(("a", Cmd::Proc(1_000)), 10)?;
-    h.process(("a", Cmd::Event(2_000)), 10)?;
-    h.process(("a", Cmd::DelEvent(2_000)), 10)?;
-    h.process(("b", Cmd::Event(500)), 10)?;
-    assert_eq!(h.pending_event_timers(&"a"), vec![1_000]);
-    assert_eq!(h.pending_processing_timers(&"a"), vec![1_000]);
+    h.process(('a', Cmd::Event(1_000)), 10)?;
+    h.process(('a', Cmd::Proc(1_000)), 10)?;
+    h.process(('a', Cmd::Event(2_000)), 10)?;
+    h.process(('a', Cmd::DelEvent(2_000)), 10)?;
+    h.process(('b', Cmd::Event(500)), 10)?;
+    assert_eq!(h.pending_event_timers(&'a'), vec![1_000]);
+    assert_eq!(h.pending_processing_timers(&'a'), vec![1_000]);
 
     h.advance_watermark(999)?;
     assert_eq!(
         h.take_output(),
-        vec![fired("b", TimeDomain::EventTime, 500, 0, 999)]
+        vec![fired('b', TimeDomain::EventTime, 500, 0, 999)]
     );
     h.advance_watermark(1_000)?;
     // Only the event-time timer at 1000: processing time is still 0.
     assert_eq!(
         h.take_output_records(),
         vec![Record::new(
-            fired("a", TimeDomain::EventTime, 1_000, 0, 1_000),
+            fired('a', TimeDomain::EventTime, 1_000, 0, 1_000),
             1_000
         )]
     );
-    assert_eq!(h.pending_event_timers(&"a"), Vec::<Timestamp>::new());
-    assert_eq!(h.pending_processing_timers(&"a"), vec![1_000]);
+    assert_eq!(h.pending_event_timers(&'a'), Vec::<Timestamp>::new());
+    assert_eq!(h.pending_processing_timers(&'a'), vec![1_000]);
 
     // A watermark that does not advance is ignored.
     h.advance_watermark(500)?;
@@ -232,7 +232,7 @@ fn event_and_processing_time_timers_side_by_side() -> Result<()> {
     h.set_processing_time(1_000)?;
     assert_eq!(
         h.take_output(),
-        vec![fired("a", TimeDomain::ProcessingTime, 1_000, 1_000, 1_000)]
+        vec![fired('a', TimeDomain::ProcessingTime, 1_000, 1_000, 1_000)]
     );
     Ok(())
 }
@@ -240,16 +240,16 @@ fn event_and_processing_time_timers_side_by_side() -> Result<()> {
 #[test]
 fn finish_fires_pending_event_timers_then_ends_the_input() -> Result<()> {
     let mut h = KeyedHarness::new(key, Timers::new()).with_operator_name("Timers");
-    h.process(("a", Cmd::Event(7_000)), 1)?;
-    h.process(("a", Cmd::Proc(7_000)), 1)?;
+    h.process(('a', Cmd::Event(7_000)), 1)?;
+    h.process(('a', Cmd::Proc(7_000)), 1)?;
     h.finish()?;
     assert_eq!(
         h.take_output(),
-        vec![fired("a", TimeDomain::EventTime, 7_000, 0, i64::MAX)]
+        vec![fired('a', TimeDomain::EventTime, 7_000, 0, i64::MAX)]
     );
     // Processing-time timers do not fire at the end of the input (as in Flink).
-    assert_eq!(h.pending_processing_timers(&"a"), vec![7_000]);
-    let err = h.process(("a", Cmd::Proc(1)), 2).unwrap_err();
+    assert_eq!(h.pending_processing_timers(&'a'), vec![7_000]);
+    let err = h.process(('a', Cmd::Proc(1)), 2).unwrap_err();
     assert_eq!(
         err.to_string(),
         "operator 'Timers' (subtask 0) failed: invalid job: an element after end_input()"
@@ -394,49 +394,49 @@ fn ttl_state_under_the_manual_clock() -> Result<()> {
         .with_ttl(StateTtlConfig::new(Duration::from_millis(1_500)));
     let d = last.clone();
     // Reports the key's previous value (if still alive), then remembers the new one.
-    let f = move |(k, v): (&'static str, i64),
-                  ctx: &mut KeyedContext<&'static str>,
-                  out: &mut Collector<(&'static str, Option<i64>)>| {
+    let f = move |(k, v): (char, i64),
+                  ctx: &mut KeyedContext<char>,
+                  out: &mut Collector<(char, Option<i64>)>| {
         let mut s = ctx.value_state(&d);
         out.collect((k, s.value()?));
         s.update(v)?;
         Ok(())
     };
-    let mut h = KeyedHarness::new(|e: &(&'static str, i64)| e.0, f);
-    h.process_batch([("a", 1), ("b", 2), ("c", 3)].map(Record::untimed))?;
-    assert_eq!(h.take_output(), vec![("a", None), ("b", None), ("c", None)]);
+    let mut h = KeyedHarness::new(|e: &(char, i64)| e.0, f);
+    h.process_batch([('a', 1), ('b', 2), ('c', 3)].map(Record::untimed))?;
+    assert_eq!(h.take_output(), vec![('a', None), ('b', None), ('c', None)]);
     assert_eq!(h.state_len("last"), 3);
-    assert_eq!(h.value_state(&"a", &last)?, Some(1));
+    assert_eq!(h.value_state(&'a', &last)?, Some(1));
 
     // The background cleanup runs every second; nothing has expired at 1000.
     h.set_processing_time(1_000)?;
     assert_eq!(h.state_len("last"), 3);
-    h.process_untimed(("a", 10))?; // a now lives until 2500
-    assert_eq!(h.take_output(), vec![("a", Some(1))]);
+    h.process_untimed(('a', 10))?; // a now lives until 2500
+    assert_eq!(h.take_output(), vec![('a', Some(1))]);
 
     // At 1600 b and c (written at 0) have expired: never returned, though still stored.
     h.set_processing_time(1_600)?;
-    assert_eq!(h.value_state(&"b", &last)?, None);
-    assert_eq!(h.value_state(&"c", &last)?, None);
+    assert_eq!(h.value_state(&'b', &last)?, None);
+    assert_eq!(h.value_state(&'c', &last)?, None);
     assert_eq!(h.state_len("last"), 3);
-    h.process_untimed(("c", 30))?; // the function does not see the expired 3 either
-    assert_eq!(h.take_output(), vec![("c", None)]);
+    h.process_untimed(('c', 30))?; // the function does not see the expired 3 either
+    assert_eq!(h.take_output(), vec![('c', None)]);
 
     // The sweep at 2000 removes b.
     h.set_processing_time(2_000)?;
     assert_eq!(h.state_len("last"), 2);
     let mut keys = h.state_keys("last");
     keys.sort_unstable();
-    assert_eq!(keys, vec!["a", "c"]);
-    assert_eq!(h.value_state(&"a", &last)?, Some(10));
-    assert_eq!(h.value_state(&"c", &last)?, Some(30));
+    assert_eq!(keys, vec!['a', 'c']);
+    assert_eq!(h.value_state(&'a', &last)?, Some(10));
+    assert_eq!(h.value_state(&'c', &last)?, Some(30));
 
     // a expires at 2500 and goes with the sweep at 3000; c (3100) with the one at 4000.
     h.set_processing_time(3_000)?;
-    assert_eq!(h.state_keys("last"), vec!["c"]);
+    assert_eq!(h.state_keys("last"), vec!['c']);
     h.advance_processing_time(Duration::from_secs(1))?;
     assert_eq!(h.state_len("last"), 0);
-    assert_eq!(h.value_state(&"c", &last)?, None);
+    assert_eq!(h.value_state(&'c', &last)?, None);
     Ok(())
 }
 
@@ -514,9 +514,7 @@ fn state_of_every_kind_and_several_keys() -> Result<()> {
         mean: AggregatingStateDescriptor::new("mean", Mean),
     };
     let s = d.clone();
-    let f = move |(_, v): (&'static str, i64),
-                  ctx: &mut KeyedContext<&'static str>,
-                  _out: &mut Collector<()>| {
+    let f = move |(_, v): (char, i64), ctx: &mut KeyedContext<char>, _out: &mut Collector<()>| {
         let mut count = ctx.value_state(&s.count);
         let n = count.value()?.unwrap_or(0);
         count.update(n + 1)?;
@@ -528,46 +526,46 @@ fn state_of_every_kind_and_several_keys() -> Result<()> {
         ctx.aggregating_state(&s.mean).add(&v)?;
         Ok(())
     };
-    let mut h = KeyedHarness::new(|e: &(&'static str, i64)| e.0, f);
+    let mut h = KeyedHarness::new(|e: &(char, i64)| e.0, f);
     // Seed a key's state before the function runs.
-    d.count.bind(h.state_access(&"c")).update(41)?;
-    for e in [("a", 2), ("b", 10), ("a", 5), ("b", 20), ("a", 2), ("c", 7)] {
+    d.count.bind(h.state_access(&'c')).update(41)?;
+    for e in [('a', 2), ('b', 10), ('a', 5), ('b', 20), ('a', 2), ('c', 7)] {
         h.process_untimed(e)?;
     }
 
-    assert_eq!(h.value_state(&"a", &d.count)?, Some(3));
-    assert_eq!(h.value_state(&"b", &d.count)?, Some(2));
-    assert_eq!(h.value_state(&"c", &d.count)?, Some(42));
-    assert_eq!(h.list_state(&"a", &d.seen)?, vec![2, 5, 2]);
-    assert_eq!(h.list_state(&"b", &d.seen)?, vec![10, 20]);
+    assert_eq!(h.value_state(&'a', &d.count)?, Some(3));
+    assert_eq!(h.value_state(&'b', &d.count)?, Some(2));
+    assert_eq!(h.value_state(&'c', &d.count)?, Some(42));
+    assert_eq!(h.list_state(&'a', &d.seen)?, vec![2, 5, 2]);
+    assert_eq!(h.list_state(&'b', &d.seen)?, vec![10, 20]);
     assert_eq!(
-        h.map_state(&"a", &d.occurrences)?,
+        h.map_state(&'a', &d.occurrences)?,
         HashMap::from([(2, 2), (5, 1)])
     );
     assert_eq!(
-        h.map_state(&"b", &d.occurrences)?,
+        h.map_state(&'b', &d.occurrences)?,
         HashMap::from([(10, 1), (20, 1)])
     );
-    assert_eq!(h.reducing_state(&"a", &d.max)?, Some(5));
-    assert_eq!(h.reducing_state(&"b", &d.max)?, Some(20));
-    assert_eq!(h.aggregating_state(&"a", &d.mean)?, Some(3.0));
-    assert_eq!(h.aggregating_state(&"b", &d.mean)?, Some(15.0));
+    assert_eq!(h.reducing_state(&'a', &d.max)?, Some(5));
+    assert_eq!(h.reducing_state(&'b', &d.max)?, Some(20));
+    assert_eq!(h.aggregating_state(&'a', &d.mean)?, Some(3.0));
+    assert_eq!(h.aggregating_state(&'b', &d.mean)?, Some(15.0));
     // A key without state.
-    assert_eq!(h.value_state(&"z", &d.count)?, None);
-    assert_eq!(h.list_state(&"z", &d.seen)?, Vec::<i64>::new());
-    assert_eq!(h.map_state(&"z", &d.occurrences)?, HashMap::new());
-    assert_eq!(h.reducing_state(&"z", &d.max)?, None);
-    assert_eq!(h.aggregating_state(&"z", &d.mean)?, None);
+    assert_eq!(h.value_state(&'z', &d.count)?, None);
+    assert_eq!(h.list_state(&'z', &d.seen)?, Vec::<i64>::new());
+    assert_eq!(h.map_state(&'z', &d.occurrences)?, HashMap::new());
+    assert_eq!(h.reducing_state(&'z', &d.max)?, None);
+    assert_eq!(h.aggregating_state(&'z', &d.mean)?, None);
 
     let mut keys = h.state_keys("seen");
     keys.sort_unstable();
-    assert_eq!(keys, vec!["a", "b", "c"]);
+    assert_eq!(keys, vec!['a', 'b', 'c']);
     assert_eq!(h.state_len("count"), 3);
     assert_eq!(h.state_len("no such state"), 0);
 
     // Reading a state with another type than the function's is an error naming it.
     let err = h
-        .value_state(&"a", &ValueStateDescriptor::<String>::new("count"))
+        .value_state(&'a', &ValueStateDescriptor::<String>::new("count"))
         .unwrap_err();
     assert!(
         err.to_string().starts_with(
@@ -582,35 +580,34 @@ fn state_of_every_kind_and_several_keys() -> Result<()> {
 
 #[test]
 fn side_outputs_with_timestamps() -> Result<()> {
-    let late = OutputTag::<(&'static str, i64)>::new("late");
+    let late = OutputTag::<(char, i64)>::new("late");
     let tag = late.clone();
     // Elements at or behind the watermark go to the side output.
-    let f = move |e: (&'static str, i64),
-                  ctx: &mut KeyedContext<&'static str>,
-                  out: &mut Collector<(&'static str, i64)>| {
-        if ctx
-            .timestamp()
-            .is_some_and(|t| t <= ctx.current_watermark())
-        {
-            ctx.output(&tag, e);
-        } else {
-            out.collect(e);
-        }
-        Ok(())
-    };
-    let mut h = KeyedHarness::new(|e: &(&'static str, i64)| e.0, f).with_side_output(&late);
-    h.process(("a", 1), 100)?;
+    let f =
+        move |e: (char, i64), ctx: &mut KeyedContext<char>, out: &mut Collector<(char, i64)>| {
+            if ctx
+                .timestamp()
+                .is_some_and(|t| t <= ctx.current_watermark())
+            {
+                ctx.output(&tag, e);
+            } else {
+                out.collect(e);
+            }
+            Ok(())
+        };
+    let mut h = KeyedHarness::new(|e: &(char, i64)| e.0, f).with_side_output(&late);
+    h.process(('a', 1), 100)?;
     h.advance_watermark(200)?;
-    h.process(("a", 2), 150)?;
-    h.process(("b", 3), 250)?;
-    h.process(("b", 4), 200)?;
+    h.process(('a', 2), 150)?;
+    h.process(('b', 3), 250)?;
+    h.process(('b', 4), 200)?;
     assert_eq!(
         h.take_output_records(),
-        vec![Record::new(("a", 1), 100), Record::new(("b", 3), 250)]
+        vec![Record::new(('a', 1), 100), Record::new(('b', 3), 250)]
     );
     assert_eq!(
         h.take_side_output_records(&late),
-        vec![Record::new(("a", 2), 150), Record::new(("b", 4), 200)]
+        vec![Record::new(('a', 2), 150), Record::new(('b', 4), 200)]
     );
     assert_eq!(h.take_side_output(&late), vec![]);
     assert_eq!(h.take_output(), vec![]);
@@ -710,7 +707,7 @@ fn process_function_harness() -> Result<()> {
 
 // ---- any operator ------------------------------------------------------------------------
 
-type Ev = (&'static str, i64);
+type Ev = (char, i64);
 
 /// Sums the values of a key's window, keeping the key.
 struct Sum;
@@ -719,7 +716,7 @@ impl AggregateFunction<Ev> for Sum {
     type Acc = Ev;
     type Out = Ev;
     fn create_accumulator(&self) -> Ev {
-        ("", 0)
+        (' ', 0)
     }
     fn add(&self, acc: &mut Ev, e: &Ev) {
         *acc = (e.0, acc.1 + e.1);
@@ -750,10 +747,10 @@ fn event_time_window_through_the_operator_harness() -> Result<()> {
     let mut h = OperatorHarness::new(op)
         .with_operator_name("Window")
         .with_side_output(&late);
-    h.process(("a", 1), 100)?;
-    h.process(("b", 2), 500)?;
-    h.process(("a", 3), 999)?;
-    h.process(("a", 4), 1_000)?;
+    h.process(('a', 1), 100)?;
+    h.process(('b', 2), 500)?;
+    h.process(('a', 3), 999)?;
+    h.process(('a', 4), 1_000)?;
     h.advance_watermark(998)?;
     assert_eq!(h.take_output(), vec![]);
     h.advance_watermark(999)?;
@@ -761,16 +758,16 @@ fn event_time_window_through_the_operator_harness() -> Result<()> {
     fired.sort_by_key(|r| r.value);
     assert_eq!(
         fired,
-        vec![Record::new(("a", 4), 999), Record::new(("b", 2), 999)]
+        vec![Record::new(('a', 4), 999), Record::new(('b', 2), 999)]
     );
     // Too late for [0, 1000): to the late side output.
-    h.process(("b", 5), 900)?;
+    h.process(('b', 5), 900)?;
     assert_eq!(
         h.take_side_output_records(&late),
-        vec![Record::new(("b", 5), 900)]
+        vec![Record::new(('b', 5), 900)]
     );
     h.finish()?;
-    assert_eq!(h.take_output_records(), vec![Record::new(("a", 4), 1_999)]);
+    assert_eq!(h.take_output_records(), vec![Record::new(('a', 4), 1_999)]);
     Ok(())
 }
 
@@ -789,17 +786,17 @@ fn processing_time_window_through_the_operator_harness() -> Result<()> {
         },
     );
     let mut h = OperatorHarness::new(op).with_processing_time(10_500);
-    h.process_untimed(("a", 1))?;
-    h.process_untimed(("a", 2))?;
+    h.process_untimed(('a', 1))?;
+    h.process_untimed(('a', 2))?;
     assert_eq!(h.next_processing_time_callback(), Some(10_999));
     h.advance_processing_time(Duration::from_millis(400))?;
-    h.process_untimed(("a", 3))?;
+    h.process_untimed(('a', 3))?;
     assert_eq!(h.take_output(), vec![]);
     h.advance_processing_time(Duration::from_millis(100))?;
-    assert_eq!(h.take_output_records(), vec![Record::new(("a", 6), 10_999)]);
-    h.process_untimed(("a", 4))?; // at 11000: the next window
+    assert_eq!(h.take_output_records(), vec![Record::new(('a', 6), 10_999)]);
+    h.process_untimed(('a', 4))?; // at 11000: the next window
     h.set_processing_time(20_000)?;
-    assert_eq!(h.take_output_records(), vec![Record::new(("a", 4), 11_999)]);
+    assert_eq!(h.take_output_records(), vec![Record::new(('a', 4), 11_999)]);
     Ok(())
 }
 

@@ -2,80 +2,71 @@
 //!
 //! Every state kind (value, list, map, reducing, aggregating, each with TTL) is built by the
 //! handles on one primitive: read-modify-write of the *state object* of one state and one key
-//! ([`KeyedStateStore::with_entry`]). The heap backend hands out the object itself; a disk
-//! backend (#5) deserializes it, runs the change and writes it back — which is why state
-//! objects are serde types. Besides that the store can list a state's keys (to visit every
-//! key's state, e.g. from the broadcast side), remove entries, and sweep expired TTL values.
-//! Snapshots and restore go through the same store. User code only sees handles and never
-//! this type's backend, so switching backends needs no change to it.
+//! ([`KeyedStateStore::with_entry`]). The heap backend ([`HeapBackend`]) hands out the object
+//! itself; the disk backend ([`DiskBackend`]) deserializes it, runs the change and writes it
+//! back — which is why state objects are serde types ([`Data`]). Besides that the store can
+//! list a state's keys (to visit every key's state, e.g. from the broadcast side), remove
+//! entries, and sweep expired TTL values. User code only sees handles and never this type's
+//! backend, so switching backends ([`StateBackendConfig`]) needs no change to it.
+//!
+//! **Snapshots.** [`KeyedStateStore::snapshot`] cuts every state by key group into
+//! [`StateSection::Keyed`](strom_core::checkpoint::StateSection::Keyed) sections; the
+//! synchronous part is a copy (heap) or a read view of the store (disk), the encoding is
+//! deferred to the checkpoint writer thread. Both backends write complete sections in one
+//! format, so a savepoint of one restores on the other. The disk
+//! backend writes *incremental* snapshots (only what changed since the base checkpoint) when
+//! the runtime asks for them. [`KeyedStateStore::restore`] loads the key groups a subtask owns;
+//! the heap backend decodes a state's objects when a handle first uses it (only then is the
+//! object type known), and a restored state nobody touched is written again by the next
+//! snapshot.
+//!
+//! **Section format** (MessagePack, struct fields by name, as
+//! [`encode`](strom_core::checkpoint::encode) writes):
+//! * a *complete* section (`delta: false`) of one state and key group encodes
+//!   `Vec<(K, S)>`: every key with its state object — exactly what
+//!   [`keyed_sections`](strom_core::checkpoint::keyed_sections) writes and
+//!   [`RestoredState::keyed_entries`](strom_core::checkpoint::RestoredState::keyed_entries)
+//!   reads;
+//! * a *delta* section (`delta: true`) encodes `Vec<(bin, Option<bin>)>`: the encoding of
+//!   each key changed since the base checkpoint (as binary) with the encoding of its new
+//!   object, or nil when the key's object was deleted. Deltas apply in checkpoint order on
+//!   top of the complete section of the same state and key group.
 
-use std::any::Any;
-use std::collections::HashMap;
-use std::hash::Hash;
+use crate::codec;
+use crate::disk::DiskBackend;
+pub use crate::heap::HeapBackend;
 use std::sync::Arc;
-use strom_core::checkpoint::{RestoredState, SnapshotContext, StateBackendConfig, StateSnapshot};
-use strom_core::{Result, StromError, TaskInfo};
+use strom_core::checkpoint::{
+    CheckpointId, RestoredState, SnapshotContext, StateBackendConfig, StateSnapshot, state_error,
+};
+use strom_core::{Data, Key, Result, StromError, TaskInfo};
 
 /// The name of a state within an operator.
 pub type StateName = Arc<str>;
 
-type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
-/// One state's objects in memory, by key (never `None` between calls).
-struct HeapTable<K, S> {
-    entries: Map<K, Option<S>>,
-}
-
-/// What the heap backend needs of a table without knowing its state type.
-trait ErasedTable<K>: Send {
-    fn as_any_mut(&mut self) -> &mut dyn Any;
-    fn keys(&self) -> Vec<K>;
-    fn len(&self) -> usize;
-    fn type_name(&self) -> &'static str;
-}
-
-impl<K: Hash + Eq + Clone + Send + 'static, S: Send + 'static> ErasedTable<K> for HeapTable<K, S> {
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
-    }
-    fn keys(&self) -> Vec<K> {
-        self.entries.keys().cloned().collect()
-    }
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-    fn type_name(&self) -> &'static str {
-        std::any::type_name::<S>()
-    }
-}
-
-/// Keeps every state object in memory (Flink's `HashMapStateBackend`).
-pub struct HeapBackend<K> {
-    tables: Map<StateName, Box<dyn ErasedTable<K>>>,
-}
-
-impl<K> Default for HeapBackend<K> {
-    fn default() -> Self {
-        HeapBackend {
-            tables: Map::default(),
-        }
-    }
-}
-
 /// Removes the expired values of one TTL'd state.
 type Sweep<K> = Box<dyn FnMut(&mut KeyedStateStore<K>, i64) -> Result<()> + Send>;
 
+/// The backend behind a store.
+enum Backend<K> {
+    Heap(HeapBackend<K>),
+    Disk(Box<DiskBackend>),
+}
+
 /// The keyed state of one operator instance.
 pub struct KeyedStateStore<K> {
-    heap: HeapBackend<K>,
+    backend: Backend<K>,
     sweeps: Vec<(StateName, Sweep<K>)>,
+    /// The operator, named in errors.
+    operator: String,
 }
 
 impl<K> Default for KeyedStateStore<K> {
     fn default() -> Self {
         KeyedStateStore {
-            heap: HeapBackend::default(),
+            backend: Backend::Heap(HeapBackend::default()),
             sweeps: Vec::new(),
+            operator: String::new(),
         }
     }
 }
@@ -85,7 +76,8 @@ impl<K> Default for KeyedStateStore<K> {
 pub trait KeyedStateBackend<K> {
     /// Read-modify-write the object of state `name` for `key` (`None` when absent; set it to
     /// `None` to delete). The first use fixes the state's object type; another type later is
-    /// an error naming the state.
+    /// an error naming the state. On the disk backend an object that is left unchanged is
+    /// not written back.
     fn with_entry<S, R>(
         &mut self,
         name: &StateName,
@@ -93,35 +85,64 @@ pub trait KeyedStateBackend<K> {
         f: impl FnOnce(&mut Option<S>) -> R,
     ) -> Result<R>
     where
-        S: Send + 'static;
+        S: Data;
 
-    /// The keys that have an object in state `name`.
+    /// The keys that have an object in state `name` (in no particular order). On the disk
+    /// backend a read error ends the listing early and is returned by the next call that
+    /// can fail.
     fn keys(&self, name: &str) -> Vec<K>;
 
-    /// Keep only the objects for which `keep` returns true (TTL sweeps).
-    fn retain<S: Send + 'static>(
+    /// Keep only the objects for which `keep` returns true (TTL sweeps); objects changed
+    /// by `keep` are written back.
+    fn retain<S: Data>(
         &mut self,
         name: &StateName,
         keep: impl FnMut(&K, &mut S) -> bool,
     ) -> Result<()>;
 
-    /// Number of objects in state `name`.
+    /// Number of objects in state `name` (the disk backend counts them: O(n)).
     fn len(&self, name: &str) -> usize;
 }
 
-impl<K: Hash + Eq + Clone + Send + 'static> KeyedStateStore<K> {
+impl<K> KeyedStateStore<K> {
     /// An empty store on the heap backend.
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// Whether any state has a time-to-live.
+    pub fn has_ttl(&self) -> bool {
+        !self.sweeps.is_empty()
+    }
+
+    /// Whether the store keeps its state on disk (the disk backend).
+    pub fn is_on_disk(&self) -> bool {
+        matches!(self.backend, Backend::Disk(_))
+    }
+}
+
+impl<K: Key> KeyedStateStore<K> {
+    /// A store on the configured backend for one operator subtask. For the disk backend it
+    /// opens a fresh store in a new directory under the configured one, named after the
+    /// operator and subtask (`<operator>-<subtask>-<pid>-<n>`), deleted when the store is
+    /// dropped; its caches and write buffers take at most `cache_bytes`.
+    pub fn for_backend(config: &StateBackendConfig, operator: &TaskInfo) -> Result<Self> {
+        let backend = match config {
+            StateBackendConfig::Heap => Backend::Heap(HeapBackend::default()),
+            StateBackendConfig::Disk { dir, cache_bytes } => {
+                Backend::Disk(Box::new(DiskBackend::open(dir, *cache_bytes, operator)?))
+            }
+        };
+        Ok(KeyedStateStore {
+            backend,
+            sweeps: Vec::new(),
+            operator: operator.operator_name.clone(),
+        })
+    }
+
     /// Register how to sweep state `name` of objects `S`: `live(object, now)` drops expired
     /// parts and says whether anything is left (done once per state, by its handle).
-    pub fn register_sweep<S: Send + 'static>(
-        &mut self,
-        name: &StateName,
-        live: fn(&mut S, i64) -> bool,
-    ) {
+    pub fn register_sweep<S: Data>(&mut self, name: &StateName, live: fn(&mut S, i64) -> bool) {
         if self.sweeps.iter().any(|(n, _)| n == name) {
             return;
         }
@@ -145,52 +166,75 @@ impl<K: Hash + Eq + Clone + Send + 'static> KeyedStateStore<K> {
         result
     }
 
-    /// A store on the configured backend for one operator subtask (`operator` names its
-    /// directory for the disk backend).
-    pub fn for_backend(_config: &StateBackendConfig, _operator: &TaskInfo) -> Result<Self> {
-        Ok(Self::new())
+    /// Snapshot every state, cut by key group, for checkpoint `ctx.checkpoint_id`.
+    ///
+    /// The heap backend copies its tables now and encodes them on the checkpoint writer
+    /// thread (complete sections). The disk backend takes a read view of its store now and
+    /// reads it on the writer thread: complete sections when `ctx.incremental_base` is
+    /// `None` and for savepoints, otherwise only the entries changed since that checkpoint, as delta sections,
+    /// with `out.based_on` set to the base. It falls back to complete sections (leaving
+    /// `out.based_on` as it is) when it cannot tell what changed since the base: the base
+    /// is not a checkpoint it took (e.g. the first checkpoint after a restore) or its
+    /// record of changed keys outgrew its memory budget.
+    pub fn snapshot(&mut self, ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
+        match &mut self.backend {
+            Backend::Heap(h) => {
+                h.snapshot(ctx, out, &self.operator);
+                Ok(())
+            }
+            Backend::Disk(d) => d.snapshot(ctx, out, &self.operator),
+        }
     }
 
-    /// Snapshot every state, cut by key group (the heap backend copies its tables now and
-    /// encodes them on the checkpoint writer thread).
-    pub fn snapshot(&mut self, _ctx: &SnapshotContext, _out: &mut StateSnapshot) -> Result<()> {
-        Err(StromError::Internal(
-            "keyed state snapshots are not implemented yet".into(),
-        ))
+    /// Load the keyed states in `state`: the sections of the key groups this subtask owns,
+    /// complete sections first, then deltas in checkpoint order. Restore into a fresh store
+    /// (before any state is used). The heap backend keeps each state's objects encoded until
+    /// a handle first uses the state; the disk backend writes them into its store. Errors
+    /// (a corrupt section, a key type that no longer reads) name the operator and the state.
+    pub fn restore(&mut self, state: &RestoredState) -> Result<()> {
+        self.restore_states(state, |_| true)
     }
 
-    /// Load the key groups in `state` (entries are decoded when their state is first used).
-    pub fn restore(&mut self, _state: &RestoredState) -> Result<()> {
-        Err(StromError::Internal(
-            "keyed state restore is not implemented yet".into(),
-        ))
+    /// Like [`restore`](Self::restore), for only the keyed states whose name `include`
+    /// accepts (for operators that keep other keyed sections, e.g. timers, in the same
+    /// snapshot).
+    pub fn restore_states(
+        &mut self,
+        state: &RestoredState,
+        include: impl Fn(&str) -> bool,
+    ) -> Result<()> {
+        if self.operator.is_empty() {
+            self.operator = state.operator().to_string();
+        }
+        let operator = if state.operator().is_empty() {
+            self.operator.as_str()
+        } else {
+            state.operator()
+        };
+        for name in state.keyed_states().filter(|n| include(n)) {
+            let blobs = state.keyed_blobs(name);
+            match &mut self.backend {
+                Backend::Heap(h) => h.restore(name, blobs, operator)?,
+                Backend::Disk(d) => d.restore::<K>(name, blobs, operator)?,
+            }
+        }
+        if let Backend::Disk(d) = &mut self.backend {
+            d.restored();
+        }
+        Ok(())
     }
 
-    /// Whether any state has a time-to-live.
-    pub fn has_ttl(&self) -> bool {
-        !self.sweeps.is_empty()
-    }
-
-    fn table<S: Send + 'static>(&mut self, name: &StateName) -> Result<&mut HeapTable<K, S>> {
-        let t = self.heap.tables.entry(Arc::clone(name)).or_insert_with(|| {
-            Box::new(HeapTable::<K, S> {
-                entries: Map::default(),
-            })
-        });
-        let found = t.type_name();
-        t.as_any_mut().downcast_mut::<HeapTable<K, S>>().ok_or_else(|| {
-            StromError::User(
-                format!(
-                    "state '{name}' is used with two types: {found} and {}; give each state its own name",
-                    std::any::type_name::<S>()
-                )
-                .into(),
-            )
-        })
+    /// Checkpoint `id` is complete (durable and acknowledged by every operator): the disk
+    /// backend forgets which keys changed up to it, since incremental snapshots build on it
+    /// from now on. The heap backend ignores it.
+    pub fn notify_checkpoint_complete(&mut self, id: CheckpointId) {
+        if let Backend::Disk(d) = &mut self.backend {
+            d.notify_checkpoint_complete(id);
+        }
     }
 }
 
-impl<K: Hash + Eq + Clone + Send + 'static> KeyedStateBackend<K> for KeyedStateStore<K> {
+impl<K: Key> KeyedStateBackend<K> for KeyedStateStore<K> {
     #[inline]
     fn with_entry<S, R>(
         &mut self,
@@ -199,45 +243,114 @@ impl<K: Hash + Eq + Clone + Send + 'static> KeyedStateBackend<K> for KeyedStateS
         f: impl FnOnce(&mut Option<S>) -> R,
     ) -> Result<R>
     where
-        S: Send + 'static,
+        S: Data,
     {
-        let table = self.table::<S>(name)?;
-        if let Some(slot) = table.entries.get_mut(key) {
-            let r = f(slot);
-            if slot.is_none() {
-                table.entries.remove(key);
-            }
-            return Ok(r);
+        match &mut self.backend {
+            Backend::Heap(h) => h.with_entry(name, key, &self.operator, f),
+            Backend::Disk(d) => d.with_entry(name, key, &self.operator, f),
         }
-        let mut slot: Option<S> = None;
-        let r = f(&mut slot);
-        if slot.is_some() {
-            table.entries.insert(key.clone(), slot);
-        }
-        Ok(r)
     }
 
     fn keys(&self, name: &str) -> Vec<K> {
-        self.heap
-            .tables
-            .get(name)
-            .map(|t| t.keys())
-            .unwrap_or_default()
+        match &self.backend {
+            Backend::Heap(h) => h.keys(name),
+            Backend::Disk(d) => d.keys(name, &self.operator),
+        }
     }
 
-    fn retain<S: Send + 'static>(
+    fn retain<S: Data>(
         &mut self,
         name: &StateName,
-        mut keep: impl FnMut(&K, &mut S) -> bool,
+        keep: impl FnMut(&K, &mut S) -> bool,
     ) -> Result<()> {
-        let table = self.table::<S>(name)?;
-        table
-            .entries
-            .retain(|k, v| v.as_mut().is_some_and(|v| keep(k, v)));
-        Ok(())
+        match &mut self.backend {
+            Backend::Heap(h) => h.retain(name, &self.operator, keep),
+            Backend::Disk(d) => d.retain(name, &self.operator, keep),
+        }
     }
 
     fn len(&self, name: &str) -> usize {
-        self.heap.tables.get(name).map_or(0, |t| t.len())
+        match &self.backend {
+            Backend::Heap(h) => h.len(name),
+            Backend::Disk(d) => d.len(name),
+        }
     }
+}
+
+/// The error for a state object of `state` that does not decode as the type it is used
+/// with.
+pub(crate) fn incompatible(
+    operator: &str,
+    state: &str,
+    message: impl std::fmt::Display,
+) -> StromError {
+    state_error(
+        operator,
+        state,
+        format!("cannot read it from the checkpoint (incompatible type change?): {message}"),
+    )
+}
+
+/// The error for a state used with two object types.
+pub(crate) fn two_types(name: &str, found: &str, wanted: &str) -> StromError {
+    StromError::User(
+        format!(
+            "state '{name}' is used with two types: {found} and {wanted}; give each state its own name"
+        )
+        .into(),
+    )
+}
+
+/// One change of a restored state, in checkpoint order (see [`restored_changes`]).
+pub(crate) enum Change<'a, K> {
+    /// `key` (of key group `.0`, encoded as `.2`) has the encoded object `.3`.
+    Put(u32, K, &'a [u8], &'a [u8]),
+    /// `key` has no object any more.
+    Delete(K),
+}
+
+/// Walk the restored sections of `state` in order and hand every change to `apply`, keys
+/// decoded and objects still encoded. Per key group the sections are one complete section
+/// followed by deltas (the runtime's chains start at one complete snapshot); entries of a
+/// complete section are applied like changes, so the last one of a key wins.
+pub(crate) fn restored_changes<'a, K: Key>(
+    state: &str,
+    blobs: &'a [strom_core::checkpoint::KeyedBlob],
+    operator: &str,
+    mut apply: impl FnMut(Change<'a, K>) -> Result<()>,
+) -> Result<()> {
+    let corrupt = |kg: u32, m: String| {
+        state_error(
+            operator,
+            state,
+            format!("cannot read key group {kg} from the checkpoint (corrupt section): {m}"),
+        )
+    };
+    let key = |bytes: &[u8]| -> Result<K> {
+        strom_core::checkpoint::decode(bytes).map_err(|m| {
+            state_error(
+                operator,
+                state,
+                format!(
+                    "cannot read its keys from the checkpoint (incompatible key type change?): {m}"
+                ),
+            )
+        })
+    };
+    for blob in blobs {
+        let kg = blob.key_group;
+        if blob.delta {
+            for (k, v) in codec::delta_entries(&blob.data).map_err(|m| corrupt(kg, m))? {
+                apply(match v {
+                    Some(v) => Change::Put(kg, key(k)?, k, v),
+                    None => Change::Delete(key(k)?),
+                })?;
+            }
+        } else {
+            for (k, v) in codec::complete_entries(&blob.data).map_err(|m| corrupt(kg, m))? {
+                apply(Change::Put(kg, key(k)?, k, v))?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -3,16 +3,22 @@
 //! A handle is obtained from the function's context for one descriptor and borrows the
 //! context until it is dropped. Reads return owned values (a disk backend deserializes
 //! them); expired TTL values are never returned and are removed when found.
+//!
+//! State objects are serde types ([`Data`]) so that they can be snapshotted and kept on
+//! disk: values, list elements, map keys and values and accumulators must be [`Data`], keys
+//! [`Key`].
 
 use crate::backend::{KeyedStateBackend, KeyedStateStore, StateName};
 use crate::descriptor::{StateTtlConfig, TtlUpdate};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::marker::PhantomData;
-use strom_core::{AggregateFunction, Result};
+use strom_core::{AggregateFunction, Data, Key, Result};
 
-/// A stored value with its expiry time (`i64::MAX` without TTL).
-#[derive(Clone, Debug, PartialEq)]
+/// A stored value with its expiry time (`i64::MAX` without TTL); snapshots keep the
+/// expiry time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TtlValue<T> {
     /// The value.
     pub value: T,
@@ -74,7 +80,7 @@ pub struct ValueState<'a, K, V> {
     pub(crate) _type: PhantomData<fn() -> V>,
 }
 
-impl<K: Hash + Eq + Clone + Send + 'static, V: Clone + Send + 'static> ValueState<'_, K, V> {
+impl<K: Key, V: Data> ValueState<'_, K, V> {
     /// The value, if set and not expired.
     pub fn value(&mut self) -> Result<Option<V>> {
         let (ttl, now) = (self.ttl, self.access.now);
@@ -109,7 +115,7 @@ pub struct ListState<'a, K, V> {
     pub(crate) _type: PhantomData<fn() -> V>,
 }
 
-impl<K: Hash + Eq + Clone + Send + 'static, V: Clone + Send + 'static> ListState<'_, K, V> {
+impl<K: Key, V: Data> ListState<'_, K, V> {
     /// The live elements, in insertion order.
     pub fn get(&mut self) -> Result<Vec<V>> {
         let (ttl, now) = (self.ttl, self.access.now);
@@ -176,9 +182,9 @@ type UserMap<UK, UV> = HashMap<UK, TtlValue<UV>>;
 
 impl<K, UK, UV> MapState<'_, K, UK, UV>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    UK: Hash + Eq + Clone + Send + 'static,
-    UV: Clone + Send + 'static,
+    K: Key,
+    UK: Data + Hash + Eq,
+    UV: Data,
 {
     fn with_map<R>(&mut self, f: impl FnOnce(&mut UserMap<UK, UV>, i64) -> R) -> Result<R> {
         let now = self.access.now;
@@ -267,8 +273,8 @@ pub struct ReducingState<'a, K, V, F> {
 
 impl<K, V, F> ReducingState<'_, K, V, F>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    V: Clone + Send + 'static,
+    K: Key,
+    V: Data,
     F: Fn(V, V) -> V,
 {
     /// The reduced value, if any.
@@ -318,8 +324,9 @@ pub struct AggregatingState<'a, K, In, A: AggregateFunction<In>> {
 
 impl<K, In, A> AggregatingState<'_, K, In, A>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: Key,
     A: AggregateFunction<In>,
+    A::Acc: Data,
 {
     /// The aggregate's result, if anything was added.
     pub fn get(&mut self) -> Result<Option<A::Out>> {
@@ -357,12 +364,9 @@ where
     }
 }
 
-impl<V: Clone + Send + 'static> crate::ValueStateDescriptor<V> {
+impl<V: Data> crate::ValueStateDescriptor<V> {
     /// The handle of this state for the current key.
-    pub fn bind<'a, K: Hash + Eq + Clone + Send + 'static>(
-        &'a self,
-        access: StateAccess<'a, K>,
-    ) -> ValueState<'a, K, V> {
+    pub fn bind<'a, K: Key>(&'a self, access: StateAccess<'a, K>) -> ValueState<'a, K, V> {
         if self.ttl.is_some() {
             access
                 .store
@@ -377,12 +381,9 @@ impl<V: Clone + Send + 'static> crate::ValueStateDescriptor<V> {
     }
 }
 
-impl<V: Clone + Send + 'static> crate::ListStateDescriptor<V> {
+impl<V: Data> crate::ListStateDescriptor<V> {
     /// The handle of this state for the current key.
-    pub fn bind<'a, K: Hash + Eq + Clone + Send + 'static>(
-        &'a self,
-        access: StateAccess<'a, K>,
-    ) -> ListState<'a, K, V> {
+    pub fn bind<'a, K: Key>(&'a self, access: StateAccess<'a, K>) -> ListState<'a, K, V> {
         if self.ttl.is_some() {
             access
                 .store
@@ -400,14 +401,9 @@ impl<V: Clone + Send + 'static> crate::ListStateDescriptor<V> {
     }
 }
 
-impl<UK: Hash + Eq + Clone + Send + 'static, UV: Clone + Send + 'static>
-    crate::MapStateDescriptor<UK, UV>
-{
+impl<UK: Data + Hash + Eq, UV: Data> crate::MapStateDescriptor<UK, UV> {
     /// The handle of this state for the current key.
-    pub fn bind<'a, K: Hash + Eq + Clone + Send + 'static>(
-        &'a self,
-        access: StateAccess<'a, K>,
-    ) -> MapState<'a, K, UK, UV> {
+    pub fn bind<'a, K: Key>(&'a self, access: StateAccess<'a, K>) -> MapState<'a, K, UK, UV> {
         if self.ttl.is_some() {
             access
                 .store
@@ -425,12 +421,9 @@ impl<UK: Hash + Eq + Clone + Send + 'static, UV: Clone + Send + 'static>
     }
 }
 
-impl<V: Clone + Send + 'static, F: Fn(V, V) -> V> crate::ReducingStateDescriptor<V, F> {
+impl<V: Data, F: Fn(V, V) -> V> crate::ReducingStateDescriptor<V, F> {
     /// The handle of this state for the current key.
-    pub fn bind<'a, K: Hash + Eq + Clone + Send + 'static>(
-        &'a self,
-        access: StateAccess<'a, K>,
-    ) -> ReducingState<'a, K, V, F> {
+    pub fn bind<'a, K: Key>(&'a self, access: StateAccess<'a, K>) -> ReducingState<'a, K, V, F> {
         if self.ttl.is_some() {
             access
                 .store
@@ -446,9 +439,12 @@ impl<V: Clone + Send + 'static, F: Fn(V, V) -> V> crate::ReducingStateDescriptor
     }
 }
 
-impl<In, A: AggregateFunction<In>> crate::AggregatingStateDescriptor<In, A> {
+impl<In, A: AggregateFunction<In>> crate::AggregatingStateDescriptor<In, A>
+where
+    A::Acc: Data,
+{
     /// The handle of this state for the current key.
-    pub fn bind<'a, K: Hash + Eq + Clone + Send + 'static>(
+    pub fn bind<'a, K: Key>(
         &'a self,
         access: StateAccess<'a, K>,
     ) -> AggregatingState<'a, K, In, A> {

@@ -1,12 +1,33 @@
-//! Every state kind and TTL, through handles over the heap store.
+//! Every state kind and TTL, through handles, on the heap and the disk backend.
 
 #![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
-use strom_core::AggregateFunction;
+use strom_core::checkpoint::StateBackendConfig;
+use strom_core::{AggregateFunction, TaskInfo};
 use strom_state::backend::KeyedStateStore;
 use strom_state::handle::StateAccess;
 use strom_state::*;
+
+/// Run `test` on a fresh store of each backend.
+fn on_each_backend(test: impl Fn(KeyedStateStore<String>)) {
+    test(KeyedStateStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    let info = TaskInfo {
+        job_name: "job".into(),
+        operator_name: "op".into(),
+        subtask: 0,
+        parallelism: 1,
+        max_parallelism: 128,
+    };
+    let config = StateBackendConfig::Disk {
+        dir: dir.path().to_path_buf(),
+        cache_bytes: 8 << 20,
+    };
+    let store = KeyedStateStore::for_backend(&config, &info).unwrap();
+    assert!(store.is_on_disk());
+    test(store);
+}
 
 fn at<'a>(
     store: &'a mut KeyedStateStore<String>,
@@ -18,7 +39,10 @@ fn at<'a>(
 
 #[test]
 fn value_state_is_per_key() {
-    let mut store = KeyedStateStore::new();
+    on_each_backend(value_state_is_per_key_on);
+}
+
+fn value_state_is_per_key_on(mut store: KeyedStateStore<String>) {
     let d = ValueStateDescriptor::<u64>::new("count");
     let (a, b) = ("a".to_string(), "b".to_string());
     assert_eq!(d.bind(at(&mut store, &a, 0)).value().unwrap(), None);
@@ -36,7 +60,10 @@ fn value_state_is_per_key() {
 
 #[test]
 fn list_map_reducing_aggregating() {
-    let mut store = KeyedStateStore::new();
+    on_each_backend(list_map_reducing_aggregating_on);
+}
+
+fn list_map_reducing_aggregating_on(mut store: KeyedStateStore<String>) {
     let k = "k".to_string();
     let list = ListStateDescriptor::<i32>::new("list");
     list.bind(at(&mut store, &k, 0)).add(1).unwrap();
@@ -96,7 +123,10 @@ fn list_map_reducing_aggregating() {
 
 #[test]
 fn one_name_with_two_types_is_an_error_naming_the_state() {
-    let mut store = KeyedStateStore::new();
+    on_each_backend(one_name_with_two_types_is_an_error_naming_the_state_on);
+}
+
+fn one_name_with_two_types_is_an_error_naming_the_state_on(mut store: KeyedStateStore<String>) {
     let k = "k".to_string();
     ValueStateDescriptor::<u64>::new("s")
         .bind(at(&mut store, &k, 0))
@@ -112,7 +142,10 @@ fn one_name_with_two_types_is_an_error_naming_the_state() {
 
 #[test]
 fn ttl_on_create_and_write() {
-    let mut store = KeyedStateStore::new();
+    on_each_backend(ttl_on_create_and_write_on);
+}
+
+fn ttl_on_create_and_write_on(mut store: KeyedStateStore<String>) {
     let k = "k".to_string();
     let d = ValueStateDescriptor::<u32>::new("v")
         .with_ttl(StateTtlConfig::new(Duration::from_millis(100)));
@@ -129,7 +162,10 @@ fn ttl_on_create_and_write() {
 
 #[test]
 fn ttl_on_read_and_write_and_per_element_for_lists_and_maps() {
-    let mut store = KeyedStateStore::new();
+    on_each_backend(ttl_on_read_and_write_and_per_element_for_lists_and_maps_on);
+}
+
+fn ttl_on_read_and_write_and_per_element_for_lists_and_maps_on(mut store: KeyedStateStore<String>) {
     let k = "k".to_string();
     let ttl = StateTtlConfig::new(Duration::from_millis(100)).update_on_read();
     let d = ValueStateDescriptor::<u32>::new("v").with_ttl(ttl);
@@ -161,7 +197,12 @@ fn ttl_on_read_and_write_and_per_element_for_lists_and_maps() {
 
 #[test]
 fn background_cleanup_removes_expired_values_of_keys_never_read_again() {
-    let mut store = KeyedStateStore::new();
+    on_each_backend(background_cleanup_removes_expired_values_of_keys_never_read_again_on);
+}
+
+fn background_cleanup_removes_expired_values_of_keys_never_read_again_on(
+    mut store: KeyedStateStore<String>,
+) {
     let d = ValueStateDescriptor::<u32>::new("v")
         .with_ttl(StateTtlConfig::new(Duration::from_millis(10)));
     for i in 0..100u32 {

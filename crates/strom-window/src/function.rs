@@ -8,8 +8,10 @@
 //! * reduce or aggregate combined with a process function: the process function gets the
 //!   single pre-aggregated value.
 
+use crate::state::StateSlot;
 use crate::window::Window;
-use std::any::Any;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use strom_core::{BoxError, Clock, Collector, OutputTag, Result, SideOutputs, StromError};
 use strom_types::{Record, Timestamp};
@@ -62,10 +64,10 @@ pub struct WindowContext<'a, W> {
     pub(crate) window: &'a W,
     pub(crate) watermark: Timestamp,
     pub(crate) clock: &'a dyn Clock,
-    pub(crate) window_state: &'a mut Option<Box<dyn Any + Send>>,
+    pub(crate) window_state: &'a mut StateSlot,
     /// Windows merge (sessions): per-window state is not allowed, as in Flink.
     pub(crate) merging: bool,
-    pub(crate) global_state: &'a mut Option<Box<dyn Any + Send>>,
+    pub(crate) global_state: &'a mut StateSlot,
     pub(crate) side: &'a mut SideOutputs,
 }
 
@@ -83,43 +85,35 @@ impl<W: Window> WindowContext<'_, W> {
         self.clock.now_ms()
     }
     /// State kept for this key and window until the window is cleaned up (e.g. to count
-    /// firings under allowed lateness). Created with `Default` on first use.
+    /// firings under allowed lateness). Created with `Default` on first use. It is part of
+    /// the operator's checkpoints, hence serializable.
     ///
     /// Not available with merging windows (sessions), as in Flink: their state could not be
     /// merged; this returns an error then.
-    pub fn window_state<S: Default + Send + 'static>(&mut self) -> Result<&mut S> {
+    pub fn window_state<S>(&mut self) -> Result<&mut S>
+    where
+        S: Default + Serialize + DeserializeOwned + Send + 'static,
+    {
         if self.merging {
             return Err(StromError::User(
                 "per-window state is not allowed with merging windows (sessions); use global_state"
                     .into(),
             ));
         }
-        typed_state(self.window_state)
+        self.window_state.get()
     }
-    /// State kept for this key across all its windows.
-    pub fn global_state<S: Default + Send + 'static>(&mut self) -> Result<&mut S> {
-        typed_state(self.global_state)
+    /// State kept for this key across all its windows (checkpointed, hence serializable).
+    pub fn global_state<S>(&mut self) -> Result<&mut S>
+    where
+        S: Default + Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.global_state.get()
     }
     /// Emit to a side output, stamped with the window's max timestamp.
     pub fn output<X: 'static>(&mut self, tag: &OutputTag<X>, value: X) {
         self.side
             .emit(tag, Record::new(value, self.window.max_timestamp()));
     }
-}
-
-fn typed_state<S: Default + Send + 'static>(
-    slot: &mut Option<Box<dyn Any + Send>>,
-) -> Result<&mut S> {
-    let b = slot.get_or_insert_with(|| Box::new(S::default()));
-    b.downcast_mut::<S>().ok_or_else(|| {
-        StromError::User(
-            format!(
-                "window state was used with two types; now as {}",
-                std::any::type_name::<S>()
-            )
-            .into(),
-        )
-    })
 }
 
 /// Evaluates a window with all its elements (Flink's `ProcessWindowFunction`).
@@ -170,8 +164,9 @@ where
 /// How the window operator keeps contents and produces results (one of the function
 /// combinations above). Implemented by the adapters in this module.
 pub trait WindowFn<K, T, W: Window>: Send {
-    /// Per-window accumulated value (`()` when elements are kept).
-    type Acc: Send + 'static;
+    /// Per-window accumulated value (`()` when elements are kept); cloned and serialized
+    /// when the operator's state is checkpointed.
+    type Acc: Clone + Serialize + DeserializeOwned + Send + 'static;
     /// Output type.
     type Out;
     /// Whether the window must keep its elements.
@@ -202,8 +197,11 @@ fn user(e: BoxError) -> StromError {
 /// `reduce(f)`.
 pub struct ReduceFn<R>(pub R);
 
-impl<K, T: Clone + Send + 'static, W: Window, R: FnMut(T, T) -> T + Send> WindowFn<K, T, W>
-    for ReduceFn<R>
+impl<K, T, W, R> WindowFn<K, T, W> for ReduceFn<R>
+where
+    T: Clone + Serialize + DeserializeOwned + Send + 'static,
+    W: Window,
+    R: FnMut(T, T) -> T + Send,
 {
     type Acc = T;
     type Out = T;
@@ -245,7 +243,12 @@ impl<K, T: Clone + Send + 'static, W: Window, R: FnMut(T, T) -> T + Send> Window
 /// `aggregate(f)`.
 pub struct AggregateFn<A>(pub A);
 
-impl<K, T, W: Window, A: AggregateFunction<T>> WindowFn<K, T, W> for AggregateFn<A> {
+impl<K, T, W, A> WindowFn<K, T, W> for AggregateFn<A>
+where
+    W: Window,
+    A: AggregateFunction<T>,
+    A::Acc: Serialize + DeserializeOwned,
+{
     type Acc = A::Acc;
     type Out = A::Out;
     fn keeps_elements(&self) -> bool {
@@ -317,9 +320,9 @@ where
 /// `reduce(f, process)`: the process function gets the reduced value.
 pub struct ReduceProcessFn<R, P, O>(pub R, pub P, pub PhantomData<fn() -> O>);
 
-impl<K, T: Clone + Send + 'static, O, W: Window, R, P> WindowFn<K, T, W>
-    for ReduceProcessFn<R, P, O>
+impl<K, T, O, W: Window, R, P> WindowFn<K, T, W> for ReduceProcessFn<R, P, O>
 where
+    T: Clone + Serialize + DeserializeOwned + Send + 'static,
     R: FnMut(T, T) -> T + Send,
     P: ProcessWindowFunction<K, T, O, W>,
 {
@@ -360,6 +363,7 @@ pub struct AggregateProcessFn<A, P, O>(pub A, pub P, pub PhantomData<fn() -> O>)
 impl<K, T, O, W: Window, A, P> WindowFn<K, T, W> for AggregateProcessFn<A, P, O>
 where
     A: AggregateFunction<T>,
+    A::Acc: Serialize + DeserializeOwned,
     P: ProcessWindowFunction<K, A::Out, O, W>,
 {
     type Acc = A::Acc;

@@ -22,10 +22,17 @@
 //!   partner arriving with a timestamp equal to the watermark (not late, since lateness is
 //!   `timestamp < watermark`) no longer finds an element whose cleanup time is that
 //!   watermark.
+//!
+//! Checkpoints hold each key's two buffers as one entry of the keyed state
+//! [`IntervalJoinOperator::STATE_NAME`]; the cleanup timers follow from the buffered
+//! timestamps and are rebuilt on restore. The watermark starts again from its minimum (as
+//! in Flink): until the first watermark after a restore nothing is late.
 
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
-use strom_core::{BoxError, Collector, OutputTag, Result, SideOutputs, StromError};
+use strom_core::checkpoint::{RestoredState, SnapshotContext, StateSnapshot};
+use strom_core::{BoxError, Collector, Data, Key, OutputTag, Result, SideOutputs, StromError};
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_types::{NO_TIMESTAMP, Record, Timestamp, Watermark};
 
@@ -178,6 +185,13 @@ impl<L, R> Default for Buffers<L, R> {
     }
 }
 
+/// One key's buffers as checkpointed: (timestamp, elements in arrival order) per side.
+#[derive(Serialize, Deserialize)]
+struct BuffersSnapshot<L, R> {
+    left: Vec<(Timestamp, Vec<L>)>,
+    right: Vec<(Timestamp, Vec<R>)>,
+}
+
 /// A cleanup entry: remove the bucket at `timestamp` of `key`'s left (or right) buffer.
 struct Cleanup<K> {
     key: K,
@@ -224,6 +238,29 @@ where
             cleanup: BTreeMap::new(),
             buffered: (0, 0),
             _out: std::marker::PhantomData,
+        }
+    }
+
+    /// The name of the operator's keyed state in checkpoints.
+    pub const STATE_NAME: &'static str = "interval-join-buffers";
+
+    /// The watermark at which a left bucket at `ts` is removed (Flink: `ts + upper` when
+    /// `upper > 0`, else `ts`).
+    fn left_expiry(&self, ts: Timestamp) -> Timestamp {
+        if self.upper > 0 {
+            ts.saturating_add(self.upper)
+        } else {
+            ts
+        }
+    }
+
+    /// The watermark at which a right bucket at `ts` is removed (Flink: `ts - lower` when
+    /// `lower < 0`, else `ts`).
+    fn right_expiry(&self, ts: Timestamp) -> Timestamp {
+        if self.lower < 0 {
+            ts.saturating_sub(self.lower)
+        } else {
+            ts
         }
     }
 
@@ -308,15 +345,7 @@ where
                 if !new {
                     return Ok(());
                 }
-                // Flink: cleanup at ts + upper when upper > 0, else at ts.
-                (
-                    if self.upper > 0 {
-                        ts.saturating_add(self.upper)
-                    } else {
-                        ts
-                    },
-                    true,
-                )
+                (self.left_expiry(ts), true)
             }
             Either::Right(v) => {
                 // Left partners in [ts - upper, ts - lower].
@@ -339,15 +368,7 @@ where
                 if !new {
                     return Ok(());
                 }
-                // Flink: cleanup at ts - lower when lower < 0, else at ts.
-                (
-                    if self.lower < 0 {
-                        ts.saturating_sub(self.lower)
-                    } else {
-                        ts
-                    },
-                    false,
-                )
+                (self.right_expiry(ts), false)
             }
         };
         // A new bucket: remove it once the watermark reaches `expiry`.
@@ -387,9 +408,9 @@ where
 impl<K, L, R, O, KF, F> OneInputOperator<Either<L, R>, O>
     for IntervalJoinOperator<K, L, R, O, KF, F>
 where
-    K: Hash + Eq + Clone + Send,
-    L: Send + 'static,
-    R: Send + 'static,
+    K: Key,
+    L: Data,
+    R: Data,
     KF: Fn(&Either<L, R>) -> K + Send,
     F: ProcessJoinFunction<L, R, O>,
 {
@@ -417,6 +438,66 @@ where
         _out: &mut Emitter<'_, O>,
     ) -> Result<()> {
         self.clean_up(i64::MAX);
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
+        let entries = self
+            .keys
+            .iter()
+            .map(|(key, b)| {
+                let snap = BuffersSnapshot {
+                    left: b.left.iter().map(|(&t, v)| (t, v.clone())).collect(),
+                    right: b.right.iter().map(|(&t, v)| (t, v.clone())).collect(),
+                };
+                (key.clone(), snap)
+            })
+            .collect();
+        out.keyed_deferred(Self::STATE_NAME, ctx.max_parallelism, entries);
+        Ok(())
+    }
+
+    fn initialize_state(
+        &mut self,
+        state: &RestoredState,
+        _ctx: &mut OperatorContext,
+    ) -> Result<()> {
+        let entries: Vec<(K, BuffersSnapshot<L, R>)> = state.keyed_entries(Self::STATE_NAME)?;
+        for (key, snap) in entries {
+            // Every bucket has exactly one pending cleanup, at a time its timestamp gives.
+            for (ts, elements) in snap.left {
+                if elements.is_empty() {
+                    continue;
+                }
+                self.cleanup
+                    .entry(self.left_expiry(ts))
+                    .or_default()
+                    .push(Cleanup {
+                        key: key.clone(),
+                        left: true,
+                        timestamp: ts,
+                    });
+                self.buffered.0 += elements.len();
+                let b = self.keys.entry(key.clone()).or_default();
+                b.left.insert(ts, elements);
+            }
+            for (ts, elements) in snap.right {
+                if elements.is_empty() {
+                    continue;
+                }
+                self.cleanup
+                    .entry(self.right_expiry(ts))
+                    .or_default()
+                    .push(Cleanup {
+                        key: key.clone(),
+                        left: false,
+                        timestamp: ts,
+                    });
+                self.buffered.1 += elements.len();
+                let b = self.keys.entry(key.clone()).or_default();
+                b.right.insert(ts, elements);
+            }
+        }
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ pub mod function;
 pub mod interval_join;
 pub mod operator;
 pub mod slicing;
+mod state;
 pub mod trigger;
 pub mod window;
 

@@ -21,16 +21,31 @@
 //! more per element than a tumbling one (Flink copies the element into every window). With
 //! an evictor, or a custom trigger that may purge, each window keeps its own elements, as
 //! in Flink.
+//!
+//! ## Checkpoints
+//!
+//! Everything a key holds is checkpointed as one entry of the keyed state
+//! [`WindowOperator::STATE_NAME`] (cut by key group, so a job restores at any parallelism):
+//! its windows (merged session windows included) with their accumulators or elements,
+//! trigger states, registered event- and processing-time timers and per-window function
+//! state, the elements it shares between windows, and its function state across windows.
+//! The copy is taken at the barrier; encoding runs on the checkpoint writer thread. On
+//! restore the timer queues are rebuilt from the windows' timers; the watermark starts
+//! again from its minimum (as in Flink), so restored event-time timers fire when the
+//! watermark passes them again, and restored processing-time timers are requested from
+//! the task again.
 
 use crate::assigner::WindowAssigner;
 use crate::evictor::Evictor;
 use crate::function::{WindowContext, WindowElements, WindowFn};
+use crate::state::StateSlot;
 use crate::trigger::{TimerRequest, Trigger, TriggerContext};
 use crate::window::Window;
-use std::any::Any;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
-use strom_core::{Collector, OutputTag, Result};
+use strom_core::checkpoint::{RestoredState, SnapshotContext, StateSnapshot};
+use strom_core::{Collector, Data, Key, OutputTag, Result};
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_types::{Record, Timestamp};
 
@@ -51,7 +66,7 @@ struct Entry<Acc, TS, T> {
     trigger: TS,
     event_timers: Vec<Timestamp>,
     proc_timers: Vec<i64>,
-    window_state: Option<Box<dyn Any + Send>>,
+    window_state: StateSlot,
 }
 
 impl<Acc, TS: Default, T> Entry<Acc, TS, T> {
@@ -62,7 +77,7 @@ impl<Acc, TS: Default, T> Entry<Acc, TS, T> {
             trigger: TS::default(),
             event_timers: Vec::new(),
             proc_timers: Vec::new(),
-            window_state: None,
+            window_state: StateSlot::default(),
         }
     }
 }
@@ -70,7 +85,7 @@ impl<Acc, TS: Default, T> Entry<Acc, TS, T> {
 struct KeyState<W, Acc, TS, T> {
     windows: BTreeMap<W, Entry<Acc, TS, T>>,
     shared: BTreeMap<(Timestamp, u64), T>,
-    global_state: Option<Box<dyn Any + Send>>,
+    global_state: StateSlot,
 }
 
 impl<W: Ord, Acc, TS, T> KeyState<W, Acc, TS, T> {
@@ -78,11 +93,64 @@ impl<W: Ord, Acc, TS, T> KeyState<W, Acc, TS, T> {
         KeyState {
             windows: BTreeMap::new(),
             shared: BTreeMap::new(),
-            global_state: None,
+            global_state: StateSlot::default(),
         }
     }
     fn is_empty(&self) -> bool {
         self.windows.is_empty() && self.shared.is_empty() && self.global_state.is_none()
+    }
+}
+
+/// One window of a key as checkpointed.
+#[derive(Serialize, Deserialize)]
+struct WindowSnapshot<W, Acc, TS, T> {
+    window: W,
+    acc: Option<Acc>,
+    elements: Vec<Record<T>>,
+    trigger: TS,
+    event_timers: Vec<Timestamp>,
+    proc_timers: Vec<i64>,
+    /// The encoded per-window state of the process function.
+    window_state: Option<Vec<u8>>,
+}
+
+/// Everything a key holds, as checkpointed (one entry of the keyed state).
+#[derive(Serialize, Deserialize)]
+struct KeySnapshot<W, Acc, TS, T> {
+    windows: Vec<WindowSnapshot<W, Acc, TS, T>>,
+    /// Elements shared between windows: (timestamp, arrival sequence, value).
+    shared: Vec<(Timestamp, u64, T)>,
+    /// The encoded per-key state of the process function.
+    global_state: Option<Vec<u8>>,
+}
+
+impl<W: Clone, Acc: Clone, TS: Clone, T: Clone> KeySnapshot<W, Acc, TS, T> {
+    /// A copy of `ks` (function state encoded now).
+    fn of(ks: &KeyState<W, Acc, TS, T>) -> Result<Self> {
+        let windows = ks
+            .windows
+            .iter()
+            .map(|(w, e)| {
+                Ok(WindowSnapshot {
+                    window: w.clone(),
+                    acc: e.acc.clone(),
+                    elements: e.elements.clone(),
+                    trigger: e.trigger.clone(),
+                    event_timers: e.event_timers.clone(),
+                    proc_timers: e.proc_timers.clone(),
+                    window_state: e.window_state.encoded()?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(KeySnapshot {
+            windows,
+            shared: ks
+                .shared
+                .iter()
+                .map(|(&(t, seq), v)| (t, seq, v.clone()))
+                .collect(),
+            global_state: ks.global_state.encoded()?,
+        })
     }
 }
 
@@ -94,6 +162,17 @@ type OperatorKeyState<K, T, A, Tr, F> = KeyState<
     <Tr as Trigger<T, <A as WindowAssigner<T>>::W>>::State,
     T,
 >;
+
+/// The checkpointed entries of an operator: (key, everything it holds).
+type OperatorKeySnapshots<K, T, A, Tr, F> = Vec<(
+    K,
+    KeySnapshot<
+        <A as WindowAssigner<T>>::W,
+        <F as WindowFn<K, T, <A as WindowAssigner<T>>::W>>::Acc,
+        <Tr as Trigger<T, <A as WindowAssigner<T>>::W>>::State,
+        T,
+    >,
+)>;
 
 /// Configuration of a window operator besides its parts.
 pub struct WindowSettings<T> {
@@ -180,6 +259,9 @@ where
             seq: 0,
         }
     }
+
+    /// The name of the operator's keyed state in checkpoints.
+    pub const STATE_NAME: &'static str = "window-contents";
 
     fn cleanup_time(&self, w: &A::W) -> Timestamp {
         if self.event_time {
@@ -611,8 +693,8 @@ where
 
 impl<K, T, A, Tr, E, F, KF> OneInputOperator<T, F::Out> for WindowOperator<K, T, A, Tr, E, F, KF>
 where
-    K: Hash + Eq + Clone + Send,
-    T: Clone + Send + 'static,
+    K: Key,
+    T: Data,
     A: WindowAssigner<T>,
     Tr: Trigger<T, A::W>,
     E: Evictor<T, A::W>,
@@ -666,6 +748,59 @@ where
                 self.fire_timer(false, time, key, w, ctx, out)?;
                 out.flush_if_full()?;
             }
+        }
+        if let Some((&next, _)) = self.proc_timers.first_key_value() {
+            ctx.request_processing_time(next);
+        }
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
+        let mut entries = Vec::with_capacity(self.keys.len());
+        for (key, ks) in &self.keys {
+            if !ks.is_empty() {
+                entries.push((key.clone(), KeySnapshot::of(ks)?));
+            }
+        }
+        out.keyed_deferred(Self::STATE_NAME, ctx.max_parallelism, entries);
+        Ok(())
+    }
+
+    fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
+        let entries: OperatorKeySnapshots<K, T, A, Tr, F> =
+            state.keyed_entries(Self::STATE_NAME)?;
+        for (key, snap) in entries {
+            let ks = self.keys.entry(key.clone()).or_insert_with(KeyState::new);
+            for w in snap.windows {
+                for &t in &w.event_timers {
+                    self.event_timers
+                        .entry(t)
+                        .or_default()
+                        .push((key.clone(), w.window.clone()));
+                }
+                for &t in &w.proc_timers {
+                    self.proc_timers
+                        .entry(t)
+                        .or_default()
+                        .push((key.clone(), w.window.clone()));
+                }
+                ks.windows.insert(
+                    w.window,
+                    Entry {
+                        acc: w.acc,
+                        elements: w.elements,
+                        trigger: w.trigger,
+                        event_timers: w.event_timers,
+                        proc_timers: w.proc_timers,
+                        window_state: StateSlot::restored(w.window_state),
+                    },
+                );
+            }
+            for (t, seq, v) in snap.shared {
+                ks.shared.insert((t, seq), v);
+                self.seq = self.seq.max(seq.saturating_add(1));
+            }
+            ks.global_state = StateSlot::restored(snap.global_state);
         }
         if let Some((&next, _)) = self.proc_timers.first_key_value() {
             ctx.request_processing_time(next);

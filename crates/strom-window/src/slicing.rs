@@ -12,22 +12,30 @@
 //! once, elements too late for all their windows go to the late side output, and a window's
 //! state is dropped at its cleanup time. `tests/window_properties.rs` checks both operators
 //! against the same brute-force reference.
+//!
+//! Checkpoints hold, per key, one entry of the keyed state
+//! [`SlicingWindowOperator::STATE_NAME`]: the key's slices with their accumulators, its
+//! live windows with their process-function state, its function state across windows, and
+//! its pending fire and cleanup timers. On restore the timer queue is rebuilt from them;
+//! the watermark starts again from its minimum (as in Flink), and processing-time timers
+//! are requested from the task again.
 
 use crate::assigner::{Alignment, WindowAssigner};
 use crate::function::{WindowContext, WindowElements, WindowFn};
+use crate::state::StateSlot;
 use crate::window::{TimeWindow, Window};
-use std::any::Any;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
-use strom_core::StromError;
-use strom_core::{Collector, OutputTag, Result};
+use strom_core::checkpoint::{RestoredState, SnapshotContext, StateSnapshot};
+use strom_core::{Collector, Key, OutputTag, Result, StromError};
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_types::{Record, Timestamp};
 
 /// Per-window bookkeeping of a live window (its state for process functions).
 #[derive(Default)]
 struct Live {
-    window_state: Option<Box<dyn Any + Send>>,
+    window_state: StateSlot,
 }
 
 struct KeySlices<Acc> {
@@ -35,7 +43,7 @@ struct KeySlices<Acc> {
     slices: BTreeMap<Timestamp, Option<Acc>>,
     /// Live windows by start.
     windows: BTreeMap<Timestamp, Live>,
-    global_state: Option<Box<dyn Any + Send>>,
+    global_state: StateSlot,
 }
 
 impl<Acc> KeySlices<Acc> {
@@ -43,9 +51,22 @@ impl<Acc> KeySlices<Acc> {
         KeySlices {
             slices: BTreeMap::new(),
             windows: BTreeMap::new(),
-            global_state: None,
+            global_state: StateSlot::default(),
         }
     }
+}
+
+/// One key's state as checkpointed.
+#[derive(Serialize, Deserialize)]
+struct SlicesSnapshot<Acc> {
+    /// Slice start and accumulator.
+    slices: Vec<(Timestamp, Option<Acc>)>,
+    /// Live window start and its encoded process-function state.
+    windows: Vec<(Timestamp, Option<Vec<u8>>)>,
+    /// The encoded process-function state across windows.
+    global_state: Option<Vec<u8>>,
+    /// Pending timers: (time, window start).
+    timers: Vec<(Timestamp, Timestamp)>,
 }
 
 fn gcd(a: i64, b: i64) -> i64 {
@@ -109,6 +130,9 @@ where
             timers: BTreeMap::new(),
         })
     }
+
+    /// The name of the operator's keyed state in checkpoints.
+    pub const STATE_NAME: &'static str = "slices";
 
     fn window(&self, start: Timestamp) -> Result<A::W> {
         A::W::from_time_range(start, start.saturating_add(self.geometry.size))
@@ -334,11 +358,10 @@ where
 
 impl<K, T, A, F, KF> OneInputOperator<T, F::Out> for SlicingWindowOperator<K, T, A, F, KF>
 where
-    K: Hash + Eq + Clone + Send,
+    K: Key,
     T: Send + 'static,
     A: WindowAssigner<T>,
     F: WindowFn<K, T, A::W>,
-    F::Acc: Clone,
     KF: Fn(&T) -> K + Send,
 {
     fn process_batch(
@@ -380,6 +403,61 @@ where
             if let Some((&next, _)) = self.timers.first_key_value() {
                 ctx.request_processing_time(next);
             }
+        }
+        Ok(())
+    }
+
+    fn snapshot_state(&mut self, ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
+        let mut timers: HashMap<&K, Vec<(Timestamp, Timestamp)>, foldhash::fast::RandomState> =
+            HashMap::default();
+        for (&t, due) in &self.timers {
+            for (key, start) in due {
+                timers.entry(key).or_default().push((t, *start));
+            }
+        }
+        let mut entries = Vec::with_capacity(self.keys.len());
+        for (key, ks) in &self.keys {
+            let windows = ks
+                .windows
+                .iter()
+                .map(|(&start, live)| Ok((start, live.window_state.encoded()?)))
+                .collect::<Result<Vec<_>>>()?;
+            let snap = SlicesSnapshot {
+                slices: ks.slices.iter().map(|(&s, a)| (s, a.clone())).collect(),
+                windows,
+                global_state: ks.global_state.encoded()?,
+                // Timers of windows no longer live are dropped: they would fire nothing.
+                timers: timers.remove(key).unwrap_or_default(),
+            };
+            entries.push((key.clone(), snap));
+        }
+        out.keyed_deferred(Self::STATE_NAME, ctx.max_parallelism, entries);
+        Ok(())
+    }
+
+    fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
+        let entries: Vec<(K, SlicesSnapshot<F::Acc>)> = state.keyed_entries(Self::STATE_NAME)?;
+        for (key, snap) in entries {
+            for (t, start) in snap.timers {
+                self.timers.entry(t).or_default().push((key.clone(), start));
+            }
+            let ks = self.keys.entry(key).or_insert_with(KeySlices::new);
+            ks.slices.extend(snap.slices);
+            ks.windows
+                .extend(snap.windows.into_iter().map(|(start, ws)| {
+                    (
+                        start,
+                        Live {
+                            window_state: StateSlot::restored(ws),
+                        },
+                    )
+                }));
+            ks.global_state = StateSlot::restored(snap.global_state);
+        }
+        if !self.event_time
+            && let Some((&next, _)) = self.timers.first_key_value()
+        {
+            ctx.request_processing_time(next);
         }
         Ok(())
     }

@@ -5,6 +5,8 @@
 //! trigger state, of the trigger's `State` type (a count, a next fire time, …).
 
 use crate::window::Window;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::time::Duration;
 use strom_types::Timestamp;
 
@@ -100,8 +102,9 @@ impl<'a> TriggerContext<'a> {
 /// when the window is removed (delete timers there). Merging triggers (for sessions) return
 /// true from `can_merge` and combine the merged windows' states in `on_merge`.
 pub trait Trigger<T, W: Window>: Send {
-    /// Per (key, window) state.
-    type State: Default + Clone + Send + 'static;
+    /// Per (key, window) state (a count, a next fire time, …); cloned and serialized when
+    /// the operator's state is checkpointed.
+    type State: Default + Clone + Serialize + DeserializeOwned + Send + 'static;
 
     /// An element was added to `window`.
     fn on_element(

@@ -1,5 +1,6 @@
 //! Windows: [`TimeWindow`] (a half-open interval of time) and [`GlobalWindow`].
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::fmt::Debug;
 use std::hash::Hash;
@@ -8,8 +9,11 @@ use strom_types::Timestamp;
 /// A window: a named bucket of a keyed stream's elements.
 ///
 /// Contract: `max_timestamp` is the largest timestamp that belongs to the window; the
-/// default event-time trigger fires it once the watermark reaches that value.
-pub trait Window: Clone + Debug + Eq + Hash + Ord + Send + Sync + 'static {
+/// default event-time trigger fires it once the watermark reaches that value. Windows are
+/// serializable: they are part of the window operator's checkpointed state.
+pub trait Window:
+    Clone + Debug + Eq + Hash + Ord + Serialize + DeserializeOwned + Send + Sync + 'static
+{
     /// The largest timestamp in the window.
     fn max_timestamp(&self) -> Timestamp;
     /// `[start, end)` for time windows.

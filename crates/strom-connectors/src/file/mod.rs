@@ -18,11 +18,14 @@
 //! [`CsvSink`] and [`JsonLinesSink`] write one record per line to one file (parallelism 1)
 //! or to `part-{i}` files in a directory (parallelism > 1); see [`sink`].
 //! [`TextLinesSink`] writes text verbatim, e.g. the original lines of [`WithLine`]s.
+//! When the job takes checkpoints they write exactly once: part files in a directory,
+//! committed by a two-phase commit when a checkpoint completes (see [`parts`]).
 
 pub mod csv;
 mod csv_de;
 pub mod json;
 pub mod lines;
+pub mod parts;
 pub mod reader;
 pub mod sink;
 pub mod split;
@@ -30,6 +33,7 @@ pub mod split;
 pub use self::csv::{CsvLineParser, CsvSource};
 pub use self::json::{JsonLineParser, JsonLinesSource};
 pub use self::lines::LineFileSource;
+pub use self::parts::{PENDING_FILES_STATE, PendingFile};
 pub use self::reader::{Emit, FileReader, KeepLines, LineParser, ValuesOnly, WithLine};
 pub use self::sink::{
     CsvSink, CsvSinkWriter, JsonLine, JsonLinesSink, JsonLinesSinkWriter, LineEncoder,

@@ -221,7 +221,12 @@ where
             .filter(|open| !open.lines.is_done())
             .map(|open| open.lines.position())
             .filter(|split| !split.is_finished())
-            .chain(self.pending.iter().cloned())
+            .chain(
+                self.pending
+                    .iter()
+                    .filter(|split| !split.is_finished())
+                    .cloned(),
+            )
             .collect()
     }
 }

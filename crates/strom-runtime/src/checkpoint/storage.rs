@@ -161,7 +161,10 @@ mod tests {
         assert!(s.exists("chk-1/_metadata").unwrap());
         let mut l = s.list("").unwrap();
         l.sort();
-        assert_eq!(l, vec!["chk-1/_metadata", "chk-1/op-0.state", "chk-2/op-0.state"]);
+        assert_eq!(
+            l,
+            vec!["chk-1/_metadata", "chk-1/op-0.state", "chk-2/op-0.state"]
+        );
         s.delete_prefix("chk-1").unwrap();
         assert_eq!(s.list("").unwrap(), vec!["chk-2/op-0.state"]);
         assert!(s.get("chk-1/_metadata").is_err());

@@ -325,6 +325,8 @@ where
     }
 
     fn barrier(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        // Records before the barrier stay before it.
+        self.flush_buf()?;
         self.outputs.barrier(barrier)
     }
 
@@ -358,5 +360,9 @@ where
 
     fn flush(&mut self) -> Result<()> {
         self.outputs.flush()
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: strom_types::CheckpointId) -> Result<()> {
+        self.outputs.notify_checkpoint_complete(id)
     }
 }
