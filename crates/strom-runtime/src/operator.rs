@@ -9,6 +9,7 @@ use crate::checkpoint::messages::{OperatorAck, TaskCheckpointing};
 use crate::downstream::{Downstream, Outputs};
 use crate::metrics::OperatorMetrics;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use strom_core::operator_state::Redistribution;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use strom_core::checkpoint::{
@@ -16,6 +17,9 @@ use strom_core::checkpoint::{
 };
 use strom_core::{Clock, Result, SideOutputs, StromError, TaskInfo, panic_message};
 use strom_types::{CheckpointBarrier, Record, Watermark, WatermarkStatus};
+
+/// The operator list state under which an operator's current watermark is checkpointed.
+pub const WATERMARK_STATE: &str = "_watermark";
 
 /// Everything an operator instance knows about its surroundings.
 pub struct OperatorContext {
@@ -183,6 +187,13 @@ where
     ) -> Result<Self> {
         let info = ctx.info.clone();
         if let Some(state) = restored {
+            // The operator resumes at the watermark it had at the checkpoint (the lowest
+            // of the old subtasks' after rescaling), so that replayed records are judged
+            // late or on time exactly as they were before the failure.
+            let marks: Vec<Watermark> = state.list(WATERMARK_STATE)?;
+            if let Some(w) = marks.into_iter().min() {
+                ctx.watermark = w;
+            }
             guarded(&info, || op.initialize_state(state, &mut ctx))?;
         }
         guarded(&info, || op.open(&mut ctx))?;
@@ -271,6 +282,9 @@ where
             let sctx = cp.snapshot_context(&barrier, self.info.max_parallelism);
             let started = std::time::Instant::now();
             let mut snapshot = StateSnapshot::new();
+            if self.ctx.watermark > Watermark::MIN {
+                snapshot.list(WATERMARK_STATE, Redistribution::Union, &[self.ctx.watermark])?;
+            }
             let op = &mut self.op;
             guarded(&self.info, || op.snapshot_state(&sctx, &mut snapshot))?;
             cp.collect(OperatorAck {
