@@ -314,3 +314,66 @@ fn a_job_restores_from_the_latest_checkpoint_of_a_previous_run() {
     same(&contents(&rolling), &expected.0, "rolling sums");
     same(&contents(&windows), &expected.1, "windows");
 }
+
+/// The same exactly-once run with checkpoints in S3-compatible storage. Needs a server:
+/// CI starts one (`crates/strom-object-store/ci-s3.sh`) and sets `STROM_S3_TEST_ENDPOINT`.
+#[test]
+fn checkpoints_in_s3_compatible_storage_restart_exactly_once() {
+    let Ok(endpoint) = std::env::var("STROM_S3_TEST_ENDPOINT") else {
+        eprintln!("STROM_S3_TEST_ENDPOINT is not set; skipping the S3 checkpoint test");
+        return;
+    };
+    let bucket = format!("strom-chk-{}", std::process::id());
+    create_bucket(&endpoint, &bucket);
+    let storage: Arc<dyn strom::runtime::checkpoint::CheckpointStorage> = Arc::new(
+        strom_object_store::ObjectStoreStorage::from_url(
+            &format!("s3://{bucket}/job"),
+            [
+                ("endpoint", endpoint.as_str()),
+                ("region", "us-east-1"),
+                ("access_key_id", "testing"),
+                ("secret_access_key", "testing"),
+                ("allow_http", "true"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .unwrap(),
+    );
+    let events = 6_000;
+    let (expected, _) = run(events, vec![], None);
+    let env = StreamEnv::new()
+        .with_parallelism(2)
+        .with_restart_strategy(RestartStrategy::FixedDelay {
+            attempts: 3,
+            delay: Duration::from_millis(10),
+        })
+        .with_checkpointing(CheckpointConfig::new(
+            Duration::from_millis(50),
+            Arc::clone(&storage),
+        ));
+    let (rolling, windows) = pipeline(&env, events, Some(events as f64 * 2.0), Injector::new(vec![3_500]));
+    let result = execute_within(&env, "s3", Duration::from_secs(120)).unwrap();
+    assert_eq!(result.restarts, 1);
+    assert!(!result.checkpoints.is_empty());
+    same(&contents(&rolling), &expected.0, "rolling sums (S3)");
+    same(&contents(&windows), &expected.1, "windows (S3)");
+    let objects = storage.list("").unwrap();
+    assert!(objects.iter().any(|p| p.ends_with("/_metadata")), "{objects:?}");
+}
+
+fn create_bucket(endpoint: &str, bucket: &str) {
+    use std::io::{Read, Write};
+    let hostport = endpoint
+        .strip_prefix("http://")
+        .expect("STROM_S3_TEST_ENDPOINT must be http://host:port")
+        .trim_end_matches('/');
+    let mut conn = std::net::TcpStream::connect(hostport).unwrap();
+    write!(
+        conn,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {hostport}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}

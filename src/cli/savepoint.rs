@@ -6,7 +6,7 @@
 //! `--restore PATH` accepts, at any parallelism.
 
 use crate::StreamEnv;
-use crate::runtime::checkpoint::{LocalStorage, RestorePoint};
+use crate::runtime::checkpoint::{CheckpointStorage, RestorePoint};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -102,6 +102,12 @@ pub fn request(checkpoint_dir: &Path, stop: bool, timeout: Duration) -> Result<S
     )))
 }
 
+/// The storage behind `--checkpoint-dir`: a local directory, or `s3://bucket/prefix`
+/// (configured by the usual `AWS_*` environment variables).
+pub fn storage_for(dir: &Path) -> Result<Arc<dyn CheckpointStorage>> {
+    strom_object_store::storage_from_uri(&dir.to_string_lossy())
+}
+
 /// What `--restore SPEC` means: `latest` (the newest intact checkpoint in the checkpoint
 /// directory; `None` when there is none yet) or a checkpoint or savepoint path.
 pub fn restore_point(spec: &str, checkpoint_dir: Option<&Path>) -> Result<Option<RestorePoint>> {
@@ -109,7 +115,20 @@ pub fn restore_point(spec: &str, checkpoint_dir: Option<&Path>) -> Result<Option
         let dir = checkpoint_dir.ok_or_else(|| {
             StromError::InvalidJob("--restore latest needs --checkpoint-dir".into())
         })?;
-        return RestorePoint::latest(Arc::new(LocalStorage::new(dir)?));
+        return RestorePoint::latest(storage_for(dir)?);
+    }
+    if let Some((scheme, rest)) = spec.split_once("://") {
+        // An object-store location: a checkpoint `…/chk-N` is read relative to its
+        // checkpoint directory (increments refer to older checkpoints), a savepoint by itself.
+        let rest = rest.trim_end_matches('/');
+        return match rest.rsplit_once('/') {
+            Some((parent, last)) if last.starts_with("chk-") => RestorePoint::at(
+                storage_for(Path::new(&format!("{scheme}://{parent}")))?,
+                last,
+            ),
+            _ => RestorePoint::at(storage_for(Path::new(spec))?, ""),
+        }
+        .map(Some);
     }
     RestorePoint::from_path(&PathBuf::from(spec)).map(Some)
 }

@@ -261,8 +261,11 @@ pub fn run(cfg: &SensorsConfig) -> Result<strom_api::JobResult, StromError> {
     crate::cli::cancel_on_ctrl_c_env(&env);
     let mut _savepoints = None;
     if let Some((interval, dir)) = &cfg.checkpointing {
-        env = env.enable_checkpointing(*interval, dir.clone());
-        _savepoints = Some(crate::cli::savepoint::serve_requests(&env, dir));
+        let storage = crate::cli::savepoint::storage_for(dir)?;
+        env = env.with_checkpointing(crate::CheckpointConfig::new(*interval, storage));
+        if !dir.to_string_lossy().contains("://") {
+            _savepoints = Some(crate::cli::savepoint::serve_requests(&env, dir));
+        }
     }
     if let Some(restore) = &cfg.restore {
         env = match crate::cli::savepoint::restore_point(

@@ -48,6 +48,13 @@ impl RestorePoint {
         Ok(latest_valid(storage.as_ref())?.map(|found| RestorePoint { storage, found }))
     }
 
+    /// The checkpoint or savepoint whose `_metadata` lies under `prefix` in `storage` (``
+    /// for a storage rooted at a savepoint); every file is verified.
+    pub fn at(storage: Arc<dyn CheckpointStorage>, prefix: &str) -> Result<Self> {
+        let found = load(storage.as_ref(), prefix, true)?;
+        Ok(RestorePoint { storage, found })
+    }
+
     /// The checkpoint or savepoint at `path`: a checkpoint's directory (`…/chk-7`), a
     /// savepoint's directory, or a checkpoint directory root (its newest intact
     /// checkpoint). Every file is verified before it is used.
