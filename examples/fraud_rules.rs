@@ -220,7 +220,7 @@ const LIMIT: &str = "failures";
 #[derive(Clone)]
 pub struct FraudRules {
     /// Broadcast: the failure limit, under the key `"failures"`.
-    limit: MapStateDescriptor<&'static str, FailureLimit>,
+    limit: MapStateDescriptor<String, FailureLimit>,
     /// Broadcast: the blocked countries.
     blocked: MapStateDescriptor<String, ()>,
     /// Keyed: the user's recent failed logins (event times, oldest first).
@@ -305,7 +305,8 @@ impl KeyedBroadcastProcessFunction<String, Login, RuleChange, Alert> for FraudRu
     ) -> Result<(), BoxError> {
         match change.rule {
             Rule::MaxFailures(limit) => {
-                ctx.broadcast_state(&self.limit)?.insert(LIMIT, limit);
+                ctx.broadcast_state(&self.limit)?
+                    .insert(LIMIT.to_string(), limit);
                 // Apply the new limit to the failures every user already has: forget those
                 // outside the new window, and flag (and reset) users already over it.
                 ctx.apply_to_keyed_state(&self.failures, |user, mut state| {

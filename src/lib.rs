@@ -39,19 +39,19 @@ pub use strom_api::{
 };
 pub use strom_connectors as connectors;
 pub use strom_core as core;
+pub use strom_core::checkpoint::StateBackendConfig;
 pub use strom_core::{
     BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessContext, ProcessFunction, Record,
     Result, Sink, SinkWriter, Source, SourceReader, StromError, TaskInfo, Timestamp, Watermark,
 };
-pub use strom_core::checkpoint::StateBackendConfig;
 pub use strom_process as process;
+/// Test harnesses for your own functions and operators (see `docs/testing.md`).
+pub use strom_process::testkit;
+pub use strom_runtime as runtime;
 pub use strom_runtime::checkpoint::{
     CheckpointConfig, CheckpointStats, CheckpointingMode, RestartStrategy, RestorePoint,
     SavepointHandle,
 };
-/// Test harnesses for your own functions and operators (see `docs/testing.md`).
-pub use strom_process::testkit;
-pub use strom_runtime as runtime;
 pub use strom_state as state;
 pub use strom_types as types;
 pub use strom_window as window;

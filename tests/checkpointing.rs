@@ -6,8 +6,8 @@
 mod common;
 
 use common::{execute_within, sorted};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use strom::core::checkpoint::{RestoredState, SnapshotContext, StateSnapshot};
@@ -62,7 +62,10 @@ impl<T: Data> SinkWriter<T> for TxWriter<T> {
     fn finish(&mut self) -> Result<(), BoxError> {
         if !self.checkpointing {
             let records = std::mem::take(&mut self.current);
-            self.committed.lock().unwrap().insert((self.subtask, 0), records);
+            self.committed
+                .lock()
+                .unwrap()
+                .insert((self.subtask, 0), records);
         }
         Ok(())
     }
@@ -213,13 +216,18 @@ impl AggregateFunction<(u64, u64)> for CountSum {
 
 type Outputs = (Vec<(u64, u64, u64)>, Vec<String>);
 
-fn run(events: u64, fail_at: Vec<u64>, checkpoint_dir: Option<&std::path::Path>) -> (Outputs, JobResult) {
-    let mut env = StreamEnv::new()
-        .with_parallelism(2)
-        .with_restart_strategy(RestartStrategy::FixedDelay {
-            attempts: 10,
-            delay: Duration::from_millis(10),
-        });
+fn run(
+    events: u64,
+    fail_at: Vec<u64>,
+    checkpoint_dir: Option<&std::path::Path>,
+) -> (Outputs, JobResult) {
+    let mut env =
+        StreamEnv::new()
+            .with_parallelism(2)
+            .with_restart_strategy(RestartStrategy::FixedDelay {
+                attempts: 10,
+                delay: Duration::from_millis(10),
+            });
     let mut rate = None;
     if let Some(dir) = checkpoint_dir {
         env = env.enable_checkpointing(Duration::from_millis(30), dir);
@@ -254,7 +262,9 @@ fn failures_at_random_points_restart_from_checkpoints_exactly_once() {
     // A fixed seed keeps the test reproducible; the points still cover the whole run.
     let mut seed = 0x5eed_u64;
     let mut next = |m: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) % m
     };
     for round in 0..4 {
@@ -264,10 +274,22 @@ fn failures_at_random_points_restart_from_checkpoints_exactly_once() {
         points.dedup();
         let dir = tempfile::tempdir().unwrap();
         let (got, result) = run(events, points.clone(), Some(dir.path()));
-        assert_eq!(result.restarts as usize, points.len(), "failing at {points:?}");
+        assert_eq!(
+            result.restarts as usize,
+            points.len(),
+            "failing at {points:?}"
+        );
         assert!(!result.checkpoints.is_empty());
-        same(&got.0, &expected.0, &format!("rolling sums after failing at {points:?}"));
-        same(&got.1, &expected.1, &format!("windows after failing at {points:?}"));
+        same(
+            &got.0,
+            &expected.0,
+            &format!("rolling sums after failing at {points:?}"),
+        );
+        same(
+            &got.1,
+            &expected.1,
+            &format!("windows after failing at {points:?}"),
+        );
     }
 }
 
@@ -290,7 +312,12 @@ fn a_job_restores_from_the_latest_checkpoint_of_a_previous_run() {
         .with_parallelism(2)
         .with_restart_strategy(RestartStrategy::NoRestart)
         .enable_checkpointing(Duration::from_millis(30), dir.path());
-    let (rolling, windows) = pipeline(&env, events, Some(events as f64 * 2.0), Injector::new(vec![4_000]));
+    let (rolling, windows) = pipeline(
+        &env,
+        events,
+        Some(events as f64 * 2.0),
+        Injector::new(vec![4_000]),
+    );
     let err = execute_within(&env, "first", Duration::from_secs(60)).unwrap_err();
     assert!(err.to_string().contains("injected failure"), "{err}");
     let first = contents(&rolling).len();
@@ -351,14 +378,22 @@ fn checkpoints_in_s3_compatible_storage_restart_exactly_once() {
             Duration::from_millis(50),
             Arc::clone(&storage),
         ));
-    let (rolling, windows) = pipeline(&env, events, Some(events as f64 * 2.0), Injector::new(vec![3_500]));
+    let (rolling, windows) = pipeline(
+        &env,
+        events,
+        Some(events as f64 * 2.0),
+        Injector::new(vec![3_500]),
+    );
     let result = execute_within(&env, "s3", Duration::from_secs(120)).unwrap();
     assert_eq!(result.restarts, 1);
     assert!(!result.checkpoints.is_empty());
     same(&contents(&rolling), &expected.0, "rolling sums (S3)");
     same(&contents(&windows), &expected.1, "windows (S3)");
     let objects = storage.list("").unwrap();
-    assert!(objects.iter().any(|p| p.ends_with("/_metadata")), "{objects:?}");
+    assert!(
+        objects.iter().any(|p| p.ends_with("/_metadata")),
+        "{objects:?}"
+    );
 }
 
 fn create_bucket(endpoint: &str, bucket: &str) {

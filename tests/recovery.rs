@@ -18,7 +18,14 @@ fn strom() -> Command {
 
 fn sensors(args: &[&str]) -> Command {
     let mut c = strom();
-    c.args(["example", "sensors", "--input", INPUT, "--window", "hop:10s,5s"]);
+    c.args([
+        "example",
+        "sensors",
+        "--input",
+        INPUT,
+        "--window",
+        "hop:10s,5s",
+    ]);
     c.args(["--allowed-lateness", "2s", "--watermark-interval", "0ms"]);
     c.args(args);
     c
@@ -76,8 +83,16 @@ fn same(got: &[String], expected: &[String], what: &str) {
     if got == expected {
         return;
     }
-    let missing: Vec<_> = expected.iter().filter(|l| !got.contains(l)).take(3).collect();
-    let extra: Vec<_> = got.iter().filter(|l| !expected.contains(l)).take(3).collect();
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|l| !got.contains(l))
+        .take(3)
+        .collect();
+    let extra: Vec<_> = got
+        .iter()
+        .filter(|l| !expected.contains(l))
+        .take(3)
+        .collect();
     panic!(
         "{what}: {} lines, expected {}; missing e.g. {missing:?}; unexpected e.g. {extra:?}",
         got.len(),
@@ -102,7 +117,10 @@ fn run_with_kills(work: &Path, kills: &[u64], parallelism: &str) -> (Vec<String>
             "--restore",
             "latest",
         ]);
-        cmd.arg("--checkpoint-dir").arg(&chk).arg("--output").arg(&out);
+        cmd.arg("--checkpoint-dir")
+            .arg(&chk)
+            .arg("--output")
+            .arg(&out);
         let mut child = cmd.spawn().unwrap();
         match kills.next() {
             Some(&ms) => {
@@ -137,16 +155,26 @@ fn killed_with_sigkill_and_restored_the_output_is_exactly_once() {
         seed ^= seed << 17;
         seed % m
     };
-    let kills: Vec<u64> = (0..4).map(|i| if i == 0 { 100 } else { 150 + next(400) }).collect();
+    let kills: Vec<u64> = (0..4)
+        .map(|i| if i == 0 { 100 } else { 150 + next(400) })
+        .collect();
     let work = dir.path().join("run");
     let (got, killed) = run_with_kills(&work, &kills, "2");
-    assert!(killed >= 2, "only {killed} of the kills {kills:?} hit a running job");
+    assert!(
+        killed >= 2,
+        "only {killed} of the kills {kills:?} hit a running job"
+    );
     same(&got, &expected, &format!("kills after {kills:?} ms"));
     // Nothing in-progress stays visible.
-    assert!(std::fs::read_dir(work.join("out")).unwrap().flatten().all(|e| {
-        let n = e.file_name().to_string_lossy().into_owned();
-        n.starts_with("part-") || n.starts_with('.')
-    }));
+    assert!(
+        std::fs::read_dir(work.join("out"))
+            .unwrap()
+            .flatten()
+            .all(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.starts_with("part-") || n.starts_with('.')
+            })
+    );
 }
 
 fn savepoint_dir(location: &str) -> PathBuf {
@@ -166,7 +194,11 @@ fn rescale(resume_p: &str) {
         "--checkpoint-interval",
         "300ms",
     ]);
-    first.arg("--checkpoint-dir").arg(&chk).arg("--output").arg(&out);
+    first
+        .arg("--checkpoint-dir")
+        .arg(&chk)
+        .arg("--output")
+        .arg(&out);
     let mut child = first.spawn().unwrap();
     std::thread::sleep(Duration::from_millis(400));
     let sp = strom()
@@ -199,7 +231,11 @@ fn rescale(resume_p: &str) {
         .arg(&out);
     let st = second.status().unwrap();
     assert!(st.success());
-    same(&committed(&out), &expected, &format!("rescaled 2 -> {resume_p}"));
+    same(
+        &committed(&out),
+        &expected,
+        &format!("rescaled 2 -> {resume_p}"),
+    );
 }
 
 #[test]

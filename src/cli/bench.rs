@@ -5,6 +5,9 @@ use std::time::Instant;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum Bench {
+    /// Keyed state with checkpoints: throughput, checkpoint duration and size, bytes
+    /// written, recovery time (`--restore`).
+    Checkpoint(super::bench_checkpoint::CheckpointBench),
     /// Keyed value state: a keyed process function reads and updates one value per record.
     State {
         /// Number of events.
@@ -105,6 +108,7 @@ fn median_rate(
 pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
     use crate::prelude::*;
     match bench {
+        Bench::Checkpoint(b) => super::bench_checkpoint::run(b),
         Bench::State {
             events,
             keys,

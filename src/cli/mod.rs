@@ -2,6 +2,7 @@
 //! `strom bench …` measures throughput.
 
 mod bench;
+mod bench_checkpoint;
 mod example;
 pub mod savepoint;
 

@@ -48,8 +48,7 @@ pub fn serve_requests(env: &StreamEnv, checkpoint_dir: &Path) -> RequestWatcher 
                     let Some(stem) = name.strip_suffix(".request") else {
                         continue;
                     };
-                    let stop_job = std::fs::read_to_string(&path)
-                        .is_ok_and(|s| s.trim() == "stop");
+                    let stop_job = std::fs::read_to_string(&path).is_ok_and(|s| s.trim() == "stop");
                     let _ = std::fs::remove_file(&path);
                     let answer = handle.trigger_and_wait(stop_job, Duration::from_secs(600));
                     let (ext, text) = match answer {

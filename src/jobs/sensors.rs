@@ -284,12 +284,11 @@ pub fn run(cfg: &SensorsConfig) -> Result<strom_api::JobResult, StromError> {
     if let Some(rate) = cfg.rate {
         readings = readings.rate_limit(rate);
     }
-    let readings = readings
-        .assign_timestamps_and_watermarks(
-            WatermarkStrategy::for_bounded_out_of_orderness(cfg.out_of_orderness)
-                .with_timestamp_assigner(|r: &Line, _| r.value.ts_ms)
-                .with_emission_interval(cfg.watermark_interval),
-        );
+    let readings = readings.assign_timestamps_and_watermarks(
+        WatermarkStrategy::for_bounded_out_of_orderness(cfg.out_of_orderness)
+            .with_timestamp_assigner(|r: &Line, _| r.value.ts_ms)
+            .with_emission_interval(cfg.watermark_interval),
+    );
     let late = OutputTag::<Line>::new("late");
     let rows = match cfg.window {
         WindowSpec::Tumble(size) => {

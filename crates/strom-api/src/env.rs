@@ -8,8 +8,10 @@ use std::time::Duration;
 use strom_connectors::collection::{CollectionSource, IteratorSource};
 use strom_connectors::file::{CsvSource, JsonLinesSource};
 use strom_connectors::generator::GeneratorSource;
+use strom_core::checkpoint::StateBackendConfig;
 use strom_core::watermark::{TimestampAssigner, WatermarkGenerator, WatermarkStrategy};
 use strom_core::{Clock, Data, Result, Source, StromError};
+use strom_runtime::checkpoint::{CheckpointConfig, RestartStrategy, RestorePoint, SavepointHandle};
 use strom_runtime::graph::BuildContext;
 use strom_runtime::graph::{
     EdgeSpec, NodeBuilder, NodeId, NodeSpec, OutputSlot, StreamType, stream_type,
@@ -18,8 +20,6 @@ use strom_runtime::nodes::SourceHeadFactory;
 use strom_runtime::nodes::SourceNode;
 use strom_runtime::operators::TimestampsAndWatermarks;
 use strom_runtime::source_task::SourceHead;
-use strom_core::checkpoint::StateBackendConfig;
-use strom_runtime::checkpoint::{CheckpointConfig, RestartStrategy, RestorePoint, SavepointHandle};
 use strom_runtime::{CancelHandle, ExecutionConfig, JobGraph, JobResult};
 
 pub(crate) struct EnvInner {

@@ -445,7 +445,7 @@ mod tests {
 
     #[test]
     fn added_field_with_default_reads_old_state_and_type_change_fails() {
-        let old = vec![("a".to_string(), V1 { count: 3 })];
+        let old = [("a".to_string(), V1 { count: 3 })];
         let sections = keyed_sections("counts", 128, old.iter().map(|(k, v)| (k, v))).unwrap();
         let r = restore(sections);
         let v2: Vec<(String, V2)> = r.keyed_entries("counts").unwrap();

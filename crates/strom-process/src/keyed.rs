@@ -9,9 +9,9 @@
 //! restore it loads both for the key groups the subtask owns, which may come from several
 //! old subtasks when the job was rescaled. Restored processing-time timers are requested
 //! from the task again (those already due fire at the first callback); restored event-time
-//! timers fire when the watermark, which starts from its minimum after a restore as in
-//! Flink, passes them. Keys and state values must be serializable: the operator requires
-//! `K:` [`Key`], state values [`Data`].
+//! timers fire when the watermark passes them (the operator resumes at the watermark it had
+//! at the checkpoint, which the runtime keeps for every operator). Keys and state values
+//! must be serializable: the operator requires `K:` [`Key`], state values [`Data`].
 
 use crate::timer::{
     TIMERS_STATE, TimeDomain, TimerQueue, TimerService, restore_timers, snapshot_timers,

@@ -47,9 +47,11 @@
 //!   parallelism, otherwise redistributed by the state's mode (even split or union,
 //!   [`redistribute`]). [`restored_state`] computes that share on its own.
 //!
-//! After a restore the watermark starts again from its minimum (as in Flink) and the clock
-//! from 0 (or `with_processing_time`); restored processing-time timers fire once the clock
-//! reaches them, event-time timers once the watermark does. To test a rescaling, snapshot
+//! As the runtime does, a snapshot also holds the operator's current watermark (the
+//! operator list state [`WATERMARK_STATE`]), and a restored operator resumes at it (the
+//! lowest of the old subtasks' after a rescaling). The clock starts again from 0 (or
+//! `with_processing_time`); restored processing-time timers fire once the clock reaches
+//! them, event-time timers once the watermark passes them. To test a rescaling, snapshot
 //! every old subtask, build one harness per new subtask with `with_subtask(i, n)` and the
 //! same snapshots, and feed each one the keys it owns ([`subtask_for_key`]):
 //!
@@ -102,7 +104,9 @@ use strom_core::{
     AggregateFunction, Clock, Data, Key, ManualClock, OutputTag, ProcessFunction, Result,
     SideOutputs, StromError, TaskInfo,
 };
-use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext, guarded};
+use strom_runtime::operator::{
+    Emitter, OneInputOperator, OperatorContext, WATERMARK_STATE, guarded,
+};
 use strom_runtime::operators::Process;
 use strom_state::backend::{KeyedStateBackend, KeyedStateStore, StateName};
 use strom_state::handle::{StateAccess, TtlValue};
@@ -140,10 +144,14 @@ pub fn subtask_for_key<K: Key>(key: &K, parallelism: usize, max_parallelism: usi
 /// The state subtask `subtask` of an operator now running at `parallelism` (with
 /// `max_parallelism` key groups) restores from `snapshots`, the sections of every old
 /// subtask in subtask order (from [`OperatorHarness::snapshot`]), as the runtime computes
-/// it: the keyed sections of the key groups the subtask owns (complete sections before
-/// deltas, old subtasks in order) and its share of every operator list state — old
-/// subtask `subtask`'s list when the parallelism is unchanged, otherwise the lists
-/// redistributed by their mode ([`redistribute`]). `operator` names the operator in errors.
+/// it: the keyed sections of the key groups the subtask owns (in the order given, old
+/// subtasks in order) and its share of every operator list state — old subtask
+/// `subtask`'s list when the parallelism is unchanged, otherwise the lists redistributed by
+/// their mode ([`redistribute`]). `operator` names the operator in errors.
+///
+/// An old subtask's snapshot may be a chain of incremental snapshots, concatenated oldest
+/// first (see [`OperatorHarness::incremental_snapshot`]): its keyed sections are all kept,
+/// in order, and of each list state the last section counts, as the runtime does.
 pub fn restored_state(
     operator: &str,
     snapshots: &[Vec<StateSection>],
@@ -154,7 +162,6 @@ pub fn restored_state(
     let range = KeyGroupRange::for_operator(max_parallelism, parallelism, subtask);
     let same = snapshots.len() == parallelism;
     let mut restored = RestoredState::new(operator);
-    let mut deltas: Vec<(String, KeyedBlob)> = Vec::new();
     // Per list state, in order of appearance: its name, mode and every old subtask's list.
     let mut lists: Vec<(String, Redistribution, Vec<OldList>)> = Vec::new();
     for (old, sections) in snapshots.iter().enumerate() {
@@ -169,16 +176,14 @@ pub fn restored_state(
                     if !u16::try_from(*key_group).is_ok_and(|kg| range.contains(kg)) {
                         continue;
                     }
-                    let blob = KeyedBlob {
-                        key_group: *key_group,
-                        delta: *delta,
-                        data: data.clone(),
-                    };
-                    if *delta {
-                        deltas.push((state.clone(), blob));
-                    } else {
-                        restored.push_keyed(state, blob);
-                    }
+                    restored.push_keyed(
+                        state,
+                        KeyedBlob {
+                            key_group: *key_group,
+                            delta: *delta,
+                            data: data.clone(),
+                        },
+                    );
                 }
                 StateSection::List {
                     state,
@@ -192,13 +197,12 @@ pub fn restored_state(
                             lists.len() - 1
                         }
                     };
-                    lists[i].2[old].extend(elements.iter().cloned());
+                    // The last section of a list state counts: in a chain (a base followed
+                    // by increments) the newest snapshot holds the whole list.
+                    lists[i].2[old] = elements.clone();
                 }
             }
         }
-    }
-    for (state, blob) in deltas {
-        restored.push_keyed(&state, blob);
     }
     for (state, mode, per_old) in lists {
         let mine = if same {
@@ -344,6 +348,11 @@ where
             });
             let (op, ctx) = (&mut self.op, &mut self.ctx);
             if let Some(state) = &restored {
+                // The operator resumes at its checkpointed watermark, as in the runtime.
+                let marks: Vec<Watermark> = guarded(&self.info, || state.list(WATERMARK_STATE))?;
+                if let Some(w) = marks.into_iter().min() {
+                    ctx.watermark = w;
+                }
                 guarded(&self.info, || op.initialize_state(state, ctx))?;
             }
             guarded(&self.info, || op.open(ctx))?;
@@ -370,8 +379,9 @@ where
     }
 
     /// Snapshot the operator's state as a checkpoint barrier `checkpoint_id` does (a full
-    /// checkpoint, taken at the current processing time), run the deferred encoding, and
-    /// return the sections. Pass them (one snapshot per old subtask) to
+    /// checkpoint, taken at the current processing time, with the operator's current
+    /// watermark as the runtime adds it), run the deferred encoding, and return the
+    /// sections. Pass them (one snapshot per old subtask) to
     /// [`with_restored_state`](Self::with_restored_state) of a fresh harness to continue
     /// from here.
     pub fn snapshot(&mut self, checkpoint_id: CheckpointId) -> Result<Vec<StateSection>> {
@@ -404,8 +414,13 @@ where
             max_parallelism: self.info.max_parallelism,
         };
         let mut snapshot = StateSnapshot::new();
-        let op = &mut self.op;
-        guarded(&self.info, || op.snapshot_state(&sctx, &mut snapshot))?;
+        let (op, watermark) = (&mut self.op, self.ctx.watermark);
+        guarded(&self.info, || {
+            if watermark > Watermark::MIN {
+                snapshot.list(WATERMARK_STATE, Redistribution::Union, &[watermark])?;
+            }
+            op.snapshot_state(&sctx, &mut snapshot)
+        })?;
         guarded(&self.info, || snapshot.materialize())
     }
 
@@ -929,14 +944,14 @@ mod tests {
                 list("union", Redistribution::Union, &[21]),
             ],
         ];
-        // Same parallelism: key groups of the range, lists in place; deltas last.
+        // Same parallelism: key groups of the range in order, lists in place.
         let r = restored_state("op", &old, 0, 2, 128);
         let blobs: Vec<(u32, bool, u8)> = r
             .keyed_blobs("s")
             .iter()
             .map(|b| (b.key_group, b.delta, b.data[0]))
             .collect();
-        assert_eq!(blobs, vec![(0, false, 1), (63, false, 3), (0, true, 2)]);
+        assert_eq!(blobs, vec![(0, false, 1), (0, true, 2), (63, false, 3)]);
         assert_eq!(
             r.list_raw("even").unwrap().1,
             &[vec![10], vec![11], vec![12]]

@@ -7,9 +7,10 @@
 //! [`TIMERS_STATE`]: one entry per key that has timers, holding its event-time and
 //! processing-time timers ([`KeyTimers`]), cut by key group like every keyed state, so a
 //! job restored at another parallelism gives each subtask the timers of the keys it now
-//! owns. After a restore, event-time timers fire when the watermark passes them again (the
-//! watermark starts from its minimum, as in Flink) and processing-time timers are requested
-//! from the task again; those already due fire at the first callback.
+//! owns. After a restore, event-time timers fire when the watermark passes them (the
+//! operator resumes at its checkpointed watermark, past which no pending timer lies) and
+//! processing-time timers are requested from the task again; those already due fire at the
+//! first callback.
 //!
 //! Timer sections are always complete, also when the keyed state next to them is
 //! checkpointed incrementally (the disk backend). A subtask restored from an incremental

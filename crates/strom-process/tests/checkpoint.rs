@@ -257,8 +257,9 @@ fn keyed_process_restore_continues_like_an_uninterrupted_run() -> Result<()> {
     let mut restored = tracker()
         .with_processing_time(clock_after(&before))
         .with_restored_state([snapshot]);
-    // Timers and state are back before any element.
+    // Timers, state and the watermark are back before any element.
     restored.open()?;
+    assert_eq!(restored.watermark(), 1_120);
     let ann = "ann".to_string();
     assert_eq!(restored.pending_processing_timers(&ann), vec![1_500]);
     assert_eq!(restored.pending_event_timers(&ann), vec![1_150, 1_300]);
@@ -1372,6 +1373,29 @@ fn async_in_flight_elements_are_split_on_rescale() -> Result<()> {
         all.into_values().flatten().collect::<Vec<_>>(),
         vec![10, 30, 50, 70, 90, 110]
     );
+    Ok(())
+}
+
+#[test]
+fn a_restored_harness_resumes_at_the_lowest_checkpointed_watermark() -> Result<()> {
+    let mut snapshots = Vec::new();
+    for (i, wm) in [(0, 700), (1, 500)] {
+        let mut h = rolling_sum().with_subtask(i, 2);
+        h.advance_watermark(wm)?;
+        snapshots.push(h.snapshot(1)?);
+    }
+    for (i, expected) in [(0, 700), (1, 500)] {
+        let mut h = rolling_sum()
+            .with_subtask(i, 2)
+            .with_restored_state(snapshots.clone());
+        h.open()?;
+        assert_eq!(h.watermark(), expected, "in place at the same parallelism");
+    }
+    let mut h = rolling_sum().with_restored_state(snapshots);
+    h.open()?;
+    assert_eq!(h.watermark(), 500, "the lowest after rescaling");
+    // A harness that never saw a watermark writes none.
+    assert!(rolling_sum().snapshot(2)?.is_empty());
     Ok(())
 }
 

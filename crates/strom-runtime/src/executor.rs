@@ -6,19 +6,6 @@
 //! and is called directly) when it is a forward edge between operators of equal parallelism,
 //! the consumer has exactly that one input, and neither side disabled chaining.
 
-use crate::downstream::SideDrain;
-use crate::graph::{BuildContext, ErasedOutputs, JobGraph, NodeArity, NodeId, OutputSlot};
-use crate::metrics::{OperatorMetrics, OperatorStats};
-use crate::partition::{Partitioning, pointwise_targets};
-use crate::task::TaskEnv;
-use crate::writer::WriterConfig;
-use crossbeam_channel::{Receiver, Sender};
-use std::any::Any;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-use strom_core::{Clock, Result, SideOutputs, StromError, SystemClock, TaskInfo};
 use crate::checkpoint::coordinator::{
     Coordinator, CoordinatorReport, CoordinatorSetup, NodeInfo, TaskSlot,
 };
@@ -29,8 +16,21 @@ use crate::checkpoint::{
     CheckpointConfig, CheckpointStats, CheckpointingMode, RestartStrategy, RestorePoint,
     SavepointHandle,
 };
+use crate::downstream::SideDrain;
+use crate::graph::{BuildContext, ErasedOutputs, JobGraph, NodeArity, NodeId, OutputSlot};
+use crate::metrics::{OperatorMetrics, OperatorStats};
+use crate::partition::{Partitioning, pointwise_targets};
+use crate::task::TaskEnv;
+use crate::writer::WriterConfig;
+use crossbeam_channel::{Receiver, Sender};
+use std::any::Any;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use strom_core::checkpoint::{CheckpointId, StateBackendConfig};
+use strom_core::{Clock, Result, SideOutputs, StromError, SystemClock, TaskInfo};
 use strom_types::key_group::UPPER_BOUND_MAX_PARALLELISM;
 
 /// How a job runs.
@@ -514,9 +514,15 @@ pub fn execute(
                     && !cancel.is_cancelled()
                     && !matches!(
                         e,
-                        StromError::InvalidJob(_) | StromError::Cancelled | StromError::Checkpoint(_)
+                        StromError::InvalidJob(_)
+                            | StromError::Cancelled
+                            | StromError::Checkpoint(_)
                     );
-                let delay = if restartable { tracker.on_failure() } else { None };
+                let delay = if restartable {
+                    tracker.on_failure()
+                } else {
+                    None
+                };
                 let Some(delay) = delay else {
                     tracing::warn!(job = job_name, error = %e, "job failed");
                     return Err(e);
@@ -621,7 +627,9 @@ fn run_attempt(
                     .name("chk-coordinator".into())
                     .spawn(move || c.run())
                     .map_err(|e| {
-                        StromError::Internal(format!("cannot start the checkpoint coordinator: {e}"))
+                        StromError::Internal(format!(
+                            "cannot start the checkpoint coordinator: {e}"
+                        ))
                     })?,
             )
         }

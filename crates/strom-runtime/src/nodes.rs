@@ -1,6 +1,7 @@
 //! The generic [`NodeBuilder`]s: sources, one-input operators and sinks. The API wraps
 //! every typed operator in one of these.
 
+use crate::checkpoint::messages::{OperatorAck, TaskCheckpointing};
 use crate::downstream::{Downstream, Outputs};
 use crate::graph::{
     BuildContext, ErasedOutputs, NodeArity, NodeBuilder, downcast, typed_receivers,
@@ -12,12 +13,11 @@ use crate::task::{InputChannel, InputTask, OneInputChannel, TaskEnv, TaskRunner}
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
+use strom_core::checkpoint::StateSnapshot;
 use strom_core::{
     Result, Sink, SinkContext, SinkWriter, Source, SourceContext, SourceReader, StromError,
     TaskInfo,
 };
-use crate::checkpoint::messages::{OperatorAck, TaskCheckpointing};
-use strom_core::checkpoint::StateSnapshot;
 use strom_types::{CheckpointBarrier, CheckpointId, Record, Watermark, WatermarkStatus};
 
 /// Make the task of a one-input chain whose head takes records of type `In`.

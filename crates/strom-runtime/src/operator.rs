@@ -9,12 +9,12 @@ use crate::checkpoint::messages::{OperatorAck, TaskCheckpointing};
 use crate::downstream::{Downstream, Outputs};
 use crate::metrics::OperatorMetrics;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use strom_core::operator_state::Redistribution;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use strom_core::checkpoint::{
     CheckpointId, RestoredState, SnapshotContext, StateBackendConfig, StateSnapshot,
 };
+use strom_core::operator_state::Redistribution;
 use strom_core::{Clock, Result, SideOutputs, StromError, TaskInfo, panic_message};
 use strom_types::{CheckpointBarrier, Record, Watermark, WatermarkStatus};
 
@@ -283,7 +283,11 @@ where
             let started = std::time::Instant::now();
             let mut snapshot = StateSnapshot::new();
             if self.ctx.watermark > Watermark::MIN {
-                snapshot.list(WATERMARK_STATE, Redistribution::Union, &[self.ctx.watermark])?;
+                snapshot.list(
+                    WATERMARK_STATE,
+                    Redistribution::Union,
+                    &[self.ctx.watermark],
+                )?;
             }
             let op = &mut self.op;
             guarded(&self.info, || op.snapshot_state(&sctx, &mut snapshot))?;

@@ -1,18 +1,18 @@
 //! The task of a source subtask: polls its [`SourceReader`] and pushes batches into the
 //! chain, with an optional rate limit, periodic flushing and dead-letter routing.
 
+use crate::checkpoint::messages::{OperatorAck, TaskControl};
 use crate::downstream::{Downstream, Outputs};
 use crate::metrics::OperatorMetrics;
 use crate::operator::guarded;
+use crate::task::TaskHead;
 use crate::task::{TaskEnv, TaskRunner};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use strom_core::checkpoint::{CheckpointId, StateSnapshot};
 use strom_core::{
     DeadLetter, ReadStatus, Result, SourceOutput, SourceReader, SplitEvent, StromError, TaskInfo,
 };
-use crate::checkpoint::messages::{OperatorAck, TaskControl};
-use crate::task::TaskHead;
-use strom_core::checkpoint::{CheckpointId, StateSnapshot};
 use strom_types::{CheckpointBarrier, Record, Watermark};
 
 /// The name of the well-known dead-letter side output of every source.

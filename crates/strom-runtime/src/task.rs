@@ -6,6 +6,7 @@
 //! whatever channel has data (round robin, without blocking); only when all are empty does
 //! it block, on all channels, the cancel signal and the next deadline at once.
 
+use crate::checkpoint::messages::{TaskCheckpointing, TaskControl};
 use crate::downstream::Downstream;
 use crate::valve::WatermarkValve;
 use crossbeam_channel::{Receiver, Select, SelectedOperation, TryRecvError};
@@ -13,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use strom_core::{Clock, Result, StromError};
-use crate::checkpoint::messages::{TaskCheckpointing, TaskControl};
 use strom_types::{CheckpointBarrier, CheckpointId, Message, Watermark, WatermarkStatus};
 
 /// What every task needs from the job: cancellation, timing and the clock.

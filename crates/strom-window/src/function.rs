@@ -247,7 +247,6 @@ impl<K, T, W, A> WindowFn<K, T, W> for AggregateFn<A>
 where
     W: Window,
     A: AggregateFunction<T>,
-    A::Acc: Serialize + DeserializeOwned,
 {
     type Acc = A::Acc;
     type Out = A::Out;
@@ -363,7 +362,6 @@ pub struct AggregateProcessFn<A, P, O>(pub A, pub P, pub PhantomData<fn() -> O>)
 impl<K, T, O, W: Window, A, P> WindowFn<K, T, W> for AggregateProcessFn<A, P, O>
 where
     A: AggregateFunction<T>,
-    A::Acc: Serialize + DeserializeOwned,
     P: ProcessWindowFunction<K, A::Out, O, W>,
 {
     type Acc = A::Acc;

@@ -24,9 +24,9 @@
 //!   watermark.
 //!
 //! Checkpoints hold each key's two buffers as one entry of the keyed state
-//! [`IntervalJoinOperator::STATE_NAME`]; the cleanup timers follow from the buffered
-//! timestamps and are rebuilt on restore. The watermark starts again from its minimum (as
-//! in Flink): until the first watermark after a restore nothing is late.
+//! [`INTERVAL_JOIN_STATE`]; the cleanup timers follow from the buffered
+//! timestamps and are rebuilt on restore; lateness is judged against the watermark the
+//! runtime restores with the operator.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +37,9 @@ use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_types::{NO_TIMESTAMP, Record, Timestamp, Watermark};
 
 pub use strom_core::Either;
+
+/// The name of the interval join's keyed state in checkpoints.
+pub const INTERVAL_JOIN_STATE: &str = "interval-join-buffers";
 
 /// The bounds of an interval join, in milliseconds relative to the left element's
 /// timestamp: a left element at `t` joins right elements in `[t + lower, t + upper]`.
@@ -240,9 +243,6 @@ where
             _out: std::marker::PhantomData,
         }
     }
-
-    /// The name of the operator's keyed state in checkpoints.
-    pub const STATE_NAME: &'static str = "interval-join-buffers";
 
     /// The watermark at which a left bucket at `ts` is removed (Flink: `ts + upper` when
     /// `upper > 0`, else `ts`).
@@ -453,7 +453,7 @@ where
                 (key.clone(), snap)
             })
             .collect();
-        out.keyed_deferred(Self::STATE_NAME, ctx.max_parallelism, entries);
+        out.keyed_deferred(INTERVAL_JOIN_STATE, ctx.max_parallelism, entries);
         Ok(())
     }
 
@@ -462,7 +462,7 @@ where
         state: &RestoredState,
         _ctx: &mut OperatorContext,
     ) -> Result<()> {
-        let entries: Vec<(K, BuffersSnapshot<L, R>)> = state.keyed_entries(Self::STATE_NAME)?;
+        let entries: Vec<(K, BuffersSnapshot<L, R>)> = state.keyed_entries(INTERVAL_JOIN_STATE)?;
         for (key, snap) in entries {
             // Every bucket has exactly one pending cleanup, at a time its timestamp gives.
             for (ts, elements) in snap.left {

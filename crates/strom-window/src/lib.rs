@@ -2,6 +2,11 @@
 //! in event or processing time), triggers, evictors, allowed lateness with late side
 //! output, and window functions (reduce, aggregate, process, and combinations), run by
 //! [`WindowOperator`].
+//!
+//! Every operator here checkpoints its state as keyed state cut by key group (windows,
+//! contents, trigger state, timers, function state; the interval join's buffers), so a job
+//! restores exactly-once at any parallelism: see [`operator`], [`slicing`] and
+//! [`interval_join`] for what each keeps.
 
 pub mod assigner;
 pub mod evictor;

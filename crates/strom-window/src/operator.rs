@@ -25,15 +25,14 @@
 //! ## Checkpoints
 //!
 //! Everything a key holds is checkpointed as one entry of the keyed state
-//! [`WindowOperator::STATE_NAME`] (cut by key group, so a job restores at any parallelism):
+//! [`WINDOW_STATE`] (cut by key group, so a job restores at any parallelism):
 //! its windows (merged session windows included) with their accumulators or elements,
 //! trigger states, registered event- and processing-time timers and per-window function
 //! state, the elements it shares between windows, and its function state across windows.
 //! The copy is taken at the barrier; encoding runs on the checkpoint writer thread. On
-//! restore the timer queues are rebuilt from the windows' timers; the watermark starts
-//! again from its minimum (as in Flink), so restored event-time timers fire when the
-//! watermark passes them again, and restored processing-time timers are requested from
-//! the task again.
+//! restore the timer queues are rebuilt from the windows' timers: restored event-time
+//! timers fire when the watermark (which the runtime restores with the operator) passes
+//! them, and restored processing-time timers are requested from the task again.
 
 use crate::assigner::WindowAssigner;
 use crate::evictor::Evictor;
@@ -48,6 +47,9 @@ use strom_core::checkpoint::{RestoredState, SnapshotContext, StateSnapshot};
 use strom_core::{Collector, Data, Key, OutputTag, Result};
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_types::{Record, Timestamp};
+
+/// The name of the window operator's keyed state in checkpoints.
+pub const WINDOW_STATE: &str = "window-contents";
 
 /// How window contents are kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -259,9 +261,6 @@ where
             seq: 0,
         }
     }
-
-    /// The name of the operator's keyed state in checkpoints.
-    pub const STATE_NAME: &'static str = "window-contents";
 
     fn cleanup_time(&self, w: &A::W) -> Timestamp {
         if self.event_time {
@@ -762,13 +761,12 @@ where
                 entries.push((key.clone(), KeySnapshot::of(ks)?));
             }
         }
-        out.keyed_deferred(Self::STATE_NAME, ctx.max_parallelism, entries);
+        out.keyed_deferred(WINDOW_STATE, ctx.max_parallelism, entries);
         Ok(())
     }
 
     fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
-        let entries: OperatorKeySnapshots<K, T, A, Tr, F> =
-            state.keyed_entries(Self::STATE_NAME)?;
+        let entries: OperatorKeySnapshots<K, T, A, Tr, F> = state.keyed_entries(WINDOW_STATE)?;
         for (key, snap) in entries {
             let ks = self.keys.entry(key.clone()).or_insert_with(KeyState::new);
             for w in snap.windows {

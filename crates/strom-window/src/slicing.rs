@@ -14,11 +14,11 @@
 //! against the same brute-force reference.
 //!
 //! Checkpoints hold, per key, one entry of the keyed state
-//! [`SlicingWindowOperator::STATE_NAME`]: the key's slices with their accumulators, its
+//! [`SLICES_STATE`]: the key's slices with their accumulators, its
 //! live windows with their process-function state, its function state across windows, and
-//! its pending fire and cleanup timers. On restore the timer queue is rebuilt from them;
-//! the watermark starts again from its minimum (as in Flink), and processing-time timers
-//! are requested from the task again.
+//! its pending fire and cleanup timers. On restore the timer queue is rebuilt from them
+//! (event-time timers fire when the watermark passes them) and processing-time timers are
+//! requested from the task again.
 
 use crate::assigner::{Alignment, WindowAssigner};
 use crate::function::{WindowContext, WindowElements, WindowFn};
@@ -31,6 +31,9 @@ use strom_core::checkpoint::{RestoredState, SnapshotContext, StateSnapshot};
 use strom_core::{Collector, Key, OutputTag, Result, StromError};
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_types::{Record, Timestamp};
+
+/// The name of the sliced window operator's keyed state in checkpoints.
+pub const SLICES_STATE: &str = "slices";
 
 /// Per-window bookkeeping of a live window (its state for process functions).
 #[derive(Default)]
@@ -130,9 +133,6 @@ where
             timers: BTreeMap::new(),
         })
     }
-
-    /// The name of the operator's keyed state in checkpoints.
-    pub const STATE_NAME: &'static str = "slices";
 
     fn window(&self, start: Timestamp) -> Result<A::W> {
         A::W::from_time_range(start, start.saturating_add(self.geometry.size))
@@ -431,12 +431,12 @@ where
             };
             entries.push((key.clone(), snap));
         }
-        out.keyed_deferred(Self::STATE_NAME, ctx.max_parallelism, entries);
+        out.keyed_deferred(SLICES_STATE, ctx.max_parallelism, entries);
         Ok(())
     }
 
     fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
-        let entries: Vec<(K, SlicesSnapshot<F::Acc>)> = state.keyed_entries(Self::STATE_NAME)?;
+        let entries: Vec<(K, SlicesSnapshot<F::Acc>)> = state.keyed_entries(SLICES_STATE)?;
         for (key, snap) in entries {
             for (t, start) in snap.timers {
                 self.timers.entry(t).or_default().push((key.clone(), start));

@@ -7,8 +7,8 @@
 //! uninterrupted run's. Rescaling tests snapshot two instances that own different key-group
 //! ranges and restore into one and into three.
 //!
-//! After a restore the watermark starts again from its minimum (as in Flink); the harness
-//! then re-sends the last watermark, as a restored upstream does. Outputs are compared as
+//! As the runtime does, a restored operator resumes at the watermark it had at the
+//! checkpoint (set in its context before `initialize_state`). Outputs are compared as
 //! multisets: windows of different keys that fire at the same time have no defined order.
 #![allow(clippy::unwrap_used)]
 
@@ -28,12 +28,12 @@ use strom_window::function::{
     AggregateFn, AggregateProcessFn, ProcessFn, ReduceFn, ReduceProcessFn,
 };
 use strom_window::{
-    CountEvictor, CountTrigger, Either, EventTimeSessionWindows, EventTimeTrigger, GlobalWindow,
-    GlobalWindows, IntervalBounds, IntervalJoinContext, IntervalJoinOperator, NoEvictor,
-    ProcessingTimeSessionWindows, ProcessingTimeTrigger, PurgingTrigger, SlicingWindowOperator,
-    SlidingEventTimeWindows, SlidingProcessingTimeWindows, TimeEvictor, TimeWindow,
-    TumblingEventTimeWindows, TumblingProcessingTimeWindows, Window, WindowContext, WindowElements,
-    WindowOperator, WindowSettings,
+    ContinuousEventTimeTrigger, CountEvictor, CountTrigger, Either, EventTimeSessionWindows,
+    EventTimeTrigger, GlobalWindow, GlobalWindows, IntervalBounds, IntervalJoinContext,
+    IntervalJoinOperator, NoEvictor, ProcessingTimeSessionWindows, ProcessingTimeTrigger,
+    PurgingTrigger, SlicingWindowOperator, SlidingEventTimeWindows, SlidingProcessingTimeWindows,
+    TimeEvictor, TimeWindow, TumblingEventTimeWindows, TumblingProcessingTimeWindows, Window,
+    WindowContext, WindowElements, WindowOperator, WindowSettings,
 };
 
 const MAXP: usize = 128;
@@ -116,8 +116,8 @@ where
     }
 
     /// A fresh instance `subtask` of `parallelism` restored from `sections` (only the key
-    /// groups it owns, as the runtime hands them), at processing time `now`; the last
-    /// watermark `wm` is sent again.
+    /// groups it owns, as the runtime hands them), at processing time `now`, resuming at
+    /// the checkpointed watermark `wm` (as the runtime does).
     #[allow(clippy::too_many_arguments)]
     fn restored(
         op: Op,
@@ -150,11 +150,9 @@ where
                 );
             }
         }
+        h.ctx.watermark = wm;
         h.op.initialize_state(&state, &mut h.ctx).unwrap();
         h.op.open(&mut h.ctx).unwrap();
-        if wm > Watermark::MIN {
-            h.step(&Step::Wm(wm.0));
-        }
         h
     }
 
@@ -582,6 +580,17 @@ fn count_tumbling() -> impl OneInputOperator<Ev, Ev> {
     )
 }
 
+fn continuous_trigger() -> impl OneInputOperator<Ev, String> {
+    WindowOperator::new(
+        key,
+        TumblingEventTimeWindows::of(ms(30)),
+        ContinuousEventTimeTrigger::of(ms(7)),
+        None::<NoEvictor>,
+        list_fn::<TimeWindow>(),
+        settings(5, false),
+    )
+}
+
 fn count_sliding_evictor() -> impl OneInputOperator<Ev, String> {
     WindowOperator::new(
         key,
@@ -689,6 +698,7 @@ fn merging_session_windows_restore() {
 #[test]
 fn count_trigger_state_restores() {
     check_restore::<_, _, Ev, _>(count_tumbling, &event_time_input(8, 60, 3, 5), &[LATE]);
+    check_restore::<_, _, Ev, _>(continuous_trigger, &event_time_input(15, 60, 3, 6), &[LATE]);
 }
 
 #[test]
@@ -753,6 +763,7 @@ fn snapshots_use_stable_state_names_and_key_groups() {
     let sections = h.snapshot().materialize().unwrap();
     assert!(sections.len() > 5, "one section per key group");
     for s in &sections {
+        assert_eq!(s.state(), strom_window::operator::WINDOW_STATE);
         assert_eq!(s.state(), "window-contents");
     }
     let mut s = Harness::<Ev, _, Ev, _>::new(sliding_sliced_reduce(), 0, 1, 0, &[LATE]);
@@ -760,7 +771,7 @@ fn snapshots_use_stable_state_names_and_key_groups() {
     let sections = s.snapshot().materialize().unwrap();
     assert!(sections.len() > 5);
     for sec in sections {
-        assert_eq!(sec.state(), "slices");
+        assert_eq!(sec.state(), strom_window::slicing::SLICES_STATE);
     }
     let mut j = Harness::<JoinIn, _, V, _>::new(interval_join(), 0, 1, 0, &[]);
     let input = join_input(15, 30, 20);
@@ -768,7 +779,10 @@ fn snapshots_use_stable_state_names_and_key_groups() {
     let sections = j.snapshot().materialize().unwrap();
     assert!(!sections.is_empty());
     for sec in sections {
-        assert_eq!(sec.state(), "interval-join-buffers");
+        assert_eq!(
+            sec.state(),
+            strom_window::interval_join::INTERVAL_JOIN_STATE
+        );
     }
     let empty = Harness::<Ev, _, Ev, _>::new(tumbling_aggregate(), 0, 1, 0, &[LATE])
         .snapshot()

@@ -15,8 +15,8 @@
 use crate::checkpoint::CheckpointConfig;
 use crate::checkpoint::format::{
     CheckpointMetadata, CheckpointStats, FORMAT_VERSION, METADATA, OperatorCheckpointStats,
-    OperatorState, StateFileRef, SubtaskState, checkpoint_dir, checkpoint_dir_id,
-    encode_metadata, encode_state_file, list_checkpoints, load,
+    OperatorState, StateFileRef, SubtaskState, checkpoint_dir, checkpoint_dir_id, encode_metadata,
+    encode_state_file, list_checkpoints, load,
 };
 use crate::checkpoint::messages::{CoordinatorMsg, OperatorAck, TaskControl, TaskId};
 use crate::checkpoint::storage::CheckpointStorage;
@@ -202,7 +202,13 @@ pub struct CoordinatorSetup {
 
 fn sanitize(uid: &str) -> String {
     uid.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -445,11 +451,14 @@ impl Coordinator {
                 } in operators
                 {
                     let info = &self.nodes[node];
-                    let stats = p.ops.entry(node).or_insert_with(|| OperatorCheckpointStats {
-                        uid: info.uid.clone(),
-                        name: info.name.clone(),
-                        ..Default::default()
-                    });
+                    let stats = p
+                        .ops
+                        .entry(node)
+                        .or_insert_with(|| OperatorCheckpointStats {
+                            uid: info.uid.clone(),
+                            name: info.name.clone(),
+                            ..Default::default()
+                        });
                     stats.sync_ms = stats.sync_ms.max(sync_ms);
                     stats.alignment_ms = stats.alignment_ms.max(alignment_ms);
                     if snapshot.is_empty() {
@@ -727,17 +736,15 @@ impl Coordinator {
                 Ok(()) => {
                     self.retired.remove(&id);
                 }
-                Err(e) => tracing::warn!(checkpoint = id, error = %e, "cannot delete an old checkpoint"),
+                Err(e) => {
+                    tracing::warn!(checkpoint = id, error = %e, "cannot delete an old checkpoint")
+                }
             }
         }
     }
 }
 
-fn write_loop(
-    storage: &dyn CheckpointStorage,
-    jobs: Receiver<WriteJob>,
-    done: Sender<WriteDone>,
-) {
+fn write_loop(storage: &dyn CheckpointStorage, jobs: Receiver<WriteJob>, done: Sender<WriteDone>) {
     for job in jobs {
         let started = Instant::now();
         let based_on = job.snapshot.based_on;

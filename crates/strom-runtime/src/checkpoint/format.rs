@@ -135,8 +135,7 @@ pub fn decode_state_file(bytes: &[u8], what: &str) -> Result<Vec<StateSection>> 
     if crc32fast::hash(data) != expected {
         return Err(corrupt("corrupt (checksum mismatch)"));
     }
-    rmp_serde::from_slice(&data[MAGIC.len()..])
-        .map_err(|e| corrupt(&format!("unreadable ({e})")))
+    rmp_serde::from_slice(&data[MAGIC.len()..]).map_err(|e| corrupt(&format!("unreadable ({e})")))
 }
 
 /// Encode `_metadata`.
@@ -252,12 +251,16 @@ pub fn list_checkpoints(storage: &dyn CheckpointStorage) -> Result<Vec<(Checkpoi
                 .flatten()
         })
         .collect();
-    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.sort_by_key(|f| std::cmp::Reverse(f.0));
     Ok(found)
 }
 
 /// Read and check the metadata under `prefix` (and, with `verify`, every file it lists).
-pub fn load(storage: &dyn CheckpointStorage, prefix: &str, verify: bool) -> Result<FoundCheckpoint> {
+pub fn load(
+    storage: &dyn CheckpointStorage,
+    prefix: &str,
+    verify: bool,
+) -> Result<FoundCheckpoint> {
     let path = if prefix.is_empty() {
         METADATA.to_string()
     } else {
@@ -350,8 +353,11 @@ mod tests {
             crc32: crc32fast::hash(&bytes),
         };
         let m = meta(id, &format!("chk-{id}"), vec![f]);
-        s.put(&format!("chk-{id}/_metadata"), &encode_metadata(&m).unwrap())
-            .unwrap();
+        s.put(
+            &format!("chk-{id}/_metadata"),
+            &encode_metadata(&m).unwrap(),
+        )
+        .unwrap();
     }
 
     #[test]
@@ -366,7 +372,12 @@ mod tests {
         assert_eq!(decode_state_file(&bytes, "f").unwrap(), sections);
         let mut bad = bytes.clone();
         bad[MAGIC.len() + 2] ^= 1;
-        assert!(decode_state_file(&bad, "f").unwrap_err().to_string().contains("checksum"));
+        assert!(
+            decode_state_file(&bad, "f")
+                .unwrap_err()
+                .to_string()
+                .contains("checksum")
+        );
         assert!(decode_state_file(&bytes[..bytes.len() - 3], "f").is_err());
     }
 
@@ -391,7 +402,10 @@ mod tests {
         assert_eq!(latest_valid(&s).unwrap().unwrap().metadata.checkpoint_id, 1);
         std::fs::write(dir.path().join("chk-1/op-0.state"), b"garbage").unwrap();
         let err = latest_valid(&s).unwrap_err().to_string();
-        assert!(err.contains("no intact checkpoint") && err.contains("chk-1"), "{err}");
+        assert!(
+            err.contains("no intact checkpoint") && err.contains("chk-1"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -407,7 +421,10 @@ mod tests {
             prefix: String::new(),
             metadata: meta(9, "savepoints/savepoint-9", vec![]),
         };
-        assert_eq!(moved.resolve("savepoints/savepoint-9/a.state").unwrap(), "a.state");
+        assert_eq!(
+            moved.resolve("savepoints/savepoint-9/a.state").unwrap(),
+            "a.state"
+        );
         assert!(moved.resolve("chk-3/b.state").is_err());
     }
 }

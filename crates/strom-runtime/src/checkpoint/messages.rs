@@ -122,6 +122,8 @@ impl TaskCheckpointing {
 
     /// Tell the coordinator this task's input ended.
     pub fn finished(&self) {
-        let _ = self.coordinator.send(CoordinatorMsg::Finished { task: self.task });
+        let _ = self
+            .coordinator
+            .send(CoordinatorMsg::Finished { task: self.task });
     }
 }

@@ -116,7 +116,8 @@ impl RestartTracker {
                 delay,
             } => {
                 self.failures.push(now);
-                self.failures.retain(|t| now.duration_since(*t) <= *interval);
+                self.failures
+                    .retain(|t| now.duration_since(*t) <= *interval);
                 if self.failures.len() > *max_failures as usize {
                     return None;
                 }
@@ -159,10 +160,7 @@ mod tests {
             attempts: 10,
         });
         let d: Vec<_> = (0..4).filter_map(|_| t.on_failure()).collect();
-        assert_eq!(
-            d,
-            [10, 20, 35, 35].map(Duration::from_millis).to_vec()
-        );
+        assert_eq!(d, [10, 20, 35, 35].map(Duration::from_millis).to_vec());
     }
 
     #[test]
@@ -175,6 +173,9 @@ mod tests {
         assert!(t.on_failure().is_some());
         assert!(t.on_failure().is_some());
         assert!(t.on_failure().is_none());
-        assert!(!matches!(RestartStrategy::default(), RestartStrategy::NoRestart));
+        assert!(!matches!(
+            RestartStrategy::default(),
+            RestartStrategy::NoRestart
+        ));
     }
 }

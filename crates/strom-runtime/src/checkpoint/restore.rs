@@ -10,13 +10,16 @@ use crate::checkpoint::format::{
     load,
 };
 use crate::checkpoint::storage::{CheckpointStorage, LocalStorage};
-use std::path::Path;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 use strom_core::checkpoint::{CheckpointId, KeyedBlob, RestoredState, StateSection};
 use strom_core::operator_state::{Redistribution, redistribute};
 use strom_core::{Result, StromError};
 use strom_types::key_group::KeyGroupRange;
+
+/// The encoded elements of one subtask's list state.
+type EncodedList = Vec<Vec<u8>>;
 
 /// A checkpoint chosen for restore, with the storage it lies in.
 #[derive(Clone)]
@@ -79,9 +82,8 @@ impl RestorePoint {
             )));
         }
         let storage: Arc<dyn CheckpointStorage> = Arc::new(LocalStorage::new(path)?);
-        Self::latest(storage)?.ok_or_else(|| {
-            StromError::Checkpoint(format!("no checkpoint in {}", path.display()))
-        })
+        Self::latest(storage)?
+            .ok_or_else(|| StromError::Checkpoint(format!("no checkpoint in {}", path.display())))
     }
 
     /// The checkpoint's id.
@@ -169,7 +171,7 @@ impl RestorePoint {
         let range = KeyGroupRange::for_operator(op.max_parallelism, parallelism, subtask);
         let mut restored = RestoredState::new(name);
         // state name -> (mode, lists of every old subtask in subtask order)
-        let mut lists: BTreeMap<String, (Redistribution, Vec<Vec<Vec<u8>>>)> = BTreeMap::new();
+        let mut lists: BTreeMap<String, (Redistribution, Vec<EncodedList>)> = BTreeMap::new();
         for (old_index, old) in op.subtasks.iter().enumerate() {
             let old_range =
                 KeyGroupRange::for_operator(op.max_parallelism, op.parallelism, old.subtask);
