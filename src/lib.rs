@@ -90,4 +90,6 @@ mod guides {
     struct StateAndTimers;
     #[doc = include_str!("../docs/fraud.md")]
     struct Fraud;
+    #[doc = include_str!("../docs/checkpointing.md")]
+    struct Checkpointing;
 }
