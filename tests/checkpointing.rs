@@ -412,3 +412,147 @@ fn create_bucket(endpoint: &str, bucket: &str) {
     conn.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }
+
+/// A run that fails for good after some checkpoints, keeping `retained` of them.
+fn failed_run(dir: &std::path::Path, retained: usize) {
+    let env = StreamEnv::new()
+        .with_parallelism(2)
+        .with_restart_strategy(RestartStrategy::NoRestart)
+        .with_checkpointing(CheckpointConfig {
+            retained,
+            ..CheckpointConfig::local(Duration::from_millis(30), dir).unwrap()
+        });
+    let _ = pipeline(&env, 6_000, Some(12_000.0), Injector::new(vec![4_000]));
+    assert!(execute_within(&env, "fails", Duration::from_secs(60)).is_err());
+}
+
+fn latest(dir: &std::path::Path) -> strom::Result<Option<RestorePoint>> {
+    RestorePoint::latest(Arc::new(
+        strom::runtime::checkpoint::LocalStorage::new(dir).unwrap(),
+    ))
+}
+
+#[test]
+fn a_corrupt_or_truncated_checkpoint_is_skipped_for_an_older_intact_one() {
+    let dir = tempfile::tempdir().unwrap();
+    failed_run(dir.path(), 3);
+    let newest = latest(dir.path()).unwrap().unwrap().checkpoint_id();
+    // Flip a byte in one state file of the newest checkpoint.
+    let chk = dir.path().join(format!("chk-{newest}"));
+    let file = std::fs::read_dir(&chk)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "state"))
+        .unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    let fallback = latest(dir.path()).unwrap().unwrap().checkpoint_id();
+    assert!(
+        fallback < newest,
+        "{fallback} should be older than {newest}"
+    );
+    // Truncate every remaining checkpoint's metadata: nothing intact is left, and the
+    // error says which checkpoints are damaged.
+    for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        let meta = e.path().join("_metadata");
+        if meta.is_file() {
+            let b = std::fs::read(&meta).unwrap();
+            std::fs::write(&meta, &b[..b.len() / 2]).unwrap();
+        }
+    }
+    let err = latest(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("no intact checkpoint") && err.contains(&format!("chk-{fallback}")),
+        "{err}"
+    );
+}
+
+#[test]
+fn restoring_state_of_an_operator_the_job_lacks_fails_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    failed_run(dir.path(), 1);
+    let point = latest(dir.path()).unwrap().unwrap();
+    // The same job without the windows (uid "windows" has state in the checkpoint).
+    let build = |allow: bool| {
+        let mut env = StreamEnv::new()
+            .with_parallelism(2)
+            .restore_from(point.clone());
+        if allow {
+            env = env.allow_non_restored_state();
+        }
+        let rolling = Committed::<(u64, u64, u64)>::default();
+        env.generate(Some(6_000), |i| (i % 26, i))
+            .uid("gen")
+            .map(|(k, i)| (k, i, 1u64))
+            .key_by(|r: &(u64, u64, u64)| r.0)
+            .reduce(|a, b| (a.0, b.1, a.2 + b.2))
+            .uid("rolling")
+            .sink_to(
+                TxSink {
+                    committed: Arc::clone(&rolling),
+                },
+                "rolling sink",
+            )
+            .uid("rolling-sink");
+        env
+    };
+    let err = build(false).execute("strict").unwrap_err().to_string();
+    assert!(
+        err.contains("uid 'windows'") && err.contains("allow non-restored state"),
+        "{err}"
+    );
+    build(true).execute("lenient").unwrap();
+}
+
+#[test]
+fn at_least_once_loses_nothing() {
+    let events = 6_000;
+    let (expected, _) = run(events, vec![], None);
+    let dir = tempfile::tempdir().unwrap();
+    let env = StreamEnv::new()
+        .with_parallelism(2)
+        .with_restart_strategy(RestartStrategy::FixedDelay {
+            attempts: 3,
+            delay: Duration::from_millis(10),
+        })
+        .with_checkpointing(CheckpointConfig {
+            mode: CheckpointingMode::AtLeastOnce,
+            ..CheckpointConfig::local(Duration::from_millis(30), dir.path()).unwrap()
+        });
+    let (rolling, _) = pipeline(&env, events, Some(12_000.0), Injector::new(vec![3_000]));
+    let result = execute_within(&env, "at-least-once", Duration::from_secs(60)).unwrap();
+    assert_eq!(result.restarts, 1);
+    let got = contents(&rolling);
+    let missing = expected
+        .0
+        .iter()
+        .filter(|r| got.binary_search(r).is_err())
+        .count();
+    assert_eq!(missing, 0, "at-least-once lost {missing} records");
+}
+
+#[test]
+fn checkpoints_over_their_timeout_are_aborted_and_the_job_goes_on() {
+    let events = 3_000;
+    let (expected, _) = run(events, vec![], None);
+    let dir = tempfile::tempdir().unwrap();
+    let env = StreamEnv::new()
+        .with_parallelism(2)
+        .with_checkpointing(CheckpointConfig {
+            timeout: Duration::from_micros(1),
+            min_pause: Duration::from_millis(10),
+            ..CheckpointConfig::local(Duration::from_millis(20), dir.path()).unwrap()
+        });
+    let (rolling, windows) = pipeline(&env, events, Some(6_000.0), Injector::new(vec![]));
+    let result = execute_within(&env, "timeouts", Duration::from_secs(60)).unwrap();
+    assert!(
+        result.aborted_checkpoints > 0,
+        "{:?}",
+        result.aborted_checkpoints
+    );
+    same(&contents(&rolling), &expected.0, "rolling sums");
+    same(&contents(&windows), &expected.1, "windows");
+}

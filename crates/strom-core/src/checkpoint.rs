@@ -78,6 +78,7 @@ pub enum StateSection {
         /// checkpoints this one builds on (incremental); `false`: the complete contents.
         delta: bool,
         /// The encoded contents (format chosen by the operator).
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
     /// Operator list state: elements encoded one by one, redistributed on rescale.
@@ -87,8 +88,23 @@ pub enum StateSection {
         /// How the elements are spread over subtasks after rescaling.
         mode: Redistribution,
         /// The encoded elements.
+        #[serde(with = "byte_list")]
         elements: Vec<Vec<u8>>,
     },
+}
+
+/// A list of byte strings encoded as binary values (not as lists of integers).
+mod byte_list {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|e| serde_bytes::Bytes::new(e)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let v: Vec<serde_bytes::ByteBuf> = Vec::deserialize(d)?;
+        Ok(v.into_iter().map(serde_bytes::ByteBuf::into_vec).collect())
+    }
 }
 
 impl StateSection {
@@ -219,6 +235,16 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> std::result::Result<Vec<u8>, 
     rmp_serde::to_vec_named(value).map_err(|e| e.to_string())
 }
 
+/// [`encode`] into a buffer of `capacity` bytes to start with.
+pub fn encode_sized<T: Serialize + ?Sized>(
+    value: &T,
+    capacity: usize,
+) -> std::result::Result<Vec<u8>, String> {
+    let mut buf = Vec::with_capacity(capacity);
+    rmp_serde::encode::write_named(&mut buf, value).map_err(|e| e.to_string())?;
+    Ok(buf)
+}
+
 /// Decode a state value written by [`encode`].
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
     rmp_serde::from_slice(bytes).map_err(|e| e.to_string())
@@ -241,19 +267,25 @@ pub fn keyed_sections<'a, K: Key + 'a, V: Serialize + 'a>(
     max_parallelism: usize,
     entries: impl IntoIterator<Item = (&'a K, &'a V)>,
 ) -> Result<Vec<StateSection>> {
-    let mut groups: BTreeMap<u32, Vec<(&K, &V)>> = BTreeMap::new();
+    let mut groups: Vec<Vec<(&K, &V)>> = Vec::new();
+    groups.resize_with(max_parallelism.max(1), Vec::new);
     for (k, v) in entries {
-        let kg = u32::from(key_group_for_hash(k.key_hash(), max_parallelism));
-        groups.entry(kg).or_default().push((k, v));
+        let kg = usize::from(key_group_for_hash(k.key_hash(), max_parallelism));
+        if let Some(g) = groups.get_mut(kg) {
+            g.push((k, v));
+        }
     }
     groups
         .into_iter()
+        .enumerate()
+        .filter(|(_, entries)| !entries.is_empty())
         .map(|(key_group, entries)| {
             Ok(StateSection::Keyed {
                 state: state.to_string(),
-                key_group,
+                key_group: key_group as u32,
                 delta: false,
-                data: encode(&entries).map_err(|m| state_error("", state, m))?,
+                data: encode_sized(&entries, entries.len() * 24)
+                    .map_err(|m| state_error("", state, m))?,
             })
         })
         .collect()

@@ -370,8 +370,9 @@ fn snapshot_chain<H: TaskHead + ?Sized>(
     barrier: CheckpointBarrier,
     aligned_since: Option<Instant>,
 ) -> Result<()> {
+    let alignment = aligned_since.map(|t| t.elapsed());
     head.barrier(barrier)?;
-    cp.acknowledge(barrier.id, aligned_since);
+    cp.acknowledge(barrier.id, alignment);
     Ok(())
 }
 

@@ -527,10 +527,13 @@ impl Coordinator {
     }
 
     fn check_timeouts(&mut self) {
+        // The final checkpoint only waits for finished tasks and the writer: it is not
+        // subject to the timeout (giving up on it would leave the last output uncommitted).
+        let final_id = self.final_checkpoint;
         let expired: Vec<CheckpointId> = self
             .pending
             .iter()
-            .filter(|(_, p)| p.started.elapsed() > self.cfg.timeout)
+            .filter(|(id, p)| Some(**id) != final_id && p.started.elapsed() > self.cfg.timeout)
             .map(|(id, _)| *id)
             .collect();
         for id in expired {

@@ -114,11 +114,14 @@ pub struct CheckpointMetadata {
 
 /// Encode a state file.
 pub fn encode_state_file(sections: &[StateSection]) -> Result<Vec<u8>> {
-    let body = rmp_serde::to_vec_named(sections)
-        .map_err(|e| StromError::Checkpoint(format!("cannot encode state: {e}")))?;
-    let mut out = Vec::with_capacity(MAGIC.len() + body.len() + 4);
+    let size: usize = sections
+        .iter()
+        .map(|s| s.size() + s.state().len() + 32)
+        .sum();
+    let mut out = Vec::with_capacity(MAGIC.len() + size + 64);
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&body);
+    rmp_serde::encode::write_named(&mut out, sections)
+        .map_err(|e| StromError::Checkpoint(format!("cannot encode state: {e}")))?;
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     Ok(out)

@@ -8,7 +8,7 @@
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::Duration;
 use strom_core::checkpoint::{CheckpointId, SnapshotContext, StateSnapshot};
 use strom_types::CheckpointBarrier;
 
@@ -103,14 +103,15 @@ impl TaskCheckpointing {
         }
     }
 
-    /// Send the task's acknowledgement with everything collected.
-    pub fn acknowledge(&self, checkpoint: CheckpointId, alignment_started: Option<Instant>) {
+    /// Send the task's acknowledgement with everything collected; `alignment` is how long
+    /// the task waited for the barrier on all its inputs.
+    pub fn acknowledge(&self, checkpoint: CheckpointId, alignment: Option<Duration>) {
         let operators = self
             .collected
             .lock()
             .map(|mut c| std::mem::take(&mut *c))
             .unwrap_or_default();
-        let alignment_ms = alignment_started.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1e3);
+        let alignment_ms = alignment.map_or(0.0, |d| d.as_secs_f64() * 1e3);
         // The coordinator may be gone when the job is ending; nothing to do then.
         let _ = self.coordinator.send(CoordinatorMsg::Ack {
             task: self.task,

@@ -39,6 +39,15 @@ pub struct OperatorIdentity {
     pub max_parallelism: usize,
 }
 
+impl std::fmt::Debug for RestorePoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestorePoint")
+            .field("location", &self.describe())
+            .field("checkpoint_id", &self.checkpoint_id())
+            .finish()
+    }
+}
+
 impl RestorePoint {
     /// A checkpoint found in `storage`.
     pub fn new(storage: Arc<dyn CheckpointStorage>, found: FoundCheckpoint) -> Self {
