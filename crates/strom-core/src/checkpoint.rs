@@ -124,8 +124,44 @@ impl StateSection {
     }
 }
 
+/// Where deferred snapshot work puts its sections. The checkpoint writer encodes and
+/// writes each section as it is pushed, so a snapshot larger than memory (of the disk
+/// backend) never needs to be held whole.
+pub struct SectionSink<'a> {
+    write: &'a mut dyn FnMut(StateSection) -> Result<()>,
+    error: Option<StromError>,
+}
+
+impl<'a> SectionSink<'a> {
+    /// A sink handing each section to `write`.
+    pub fn new(write: &'a mut dyn FnMut(StateSection) -> Result<()>) -> Self {
+        SectionSink { write, error: None }
+    }
+
+    /// Add a section (a failure to write it is reported when the work ends).
+    pub fn push(&mut self, section: StateSection) {
+        if self.error.is_none()
+            && let Err(e) = (self.write)(section)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// Add sections.
+    pub fn extend(&mut self, sections: impl IntoIterator<Item = StateSection>) {
+        for s in sections {
+            self.push(s);
+        }
+    }
+
+    /// The first write failure, if any.
+    pub fn finish(self) -> Result<()> {
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
 /// Serialization deferred to the checkpoint writer thread.
-pub type Materializer = Box<dyn FnOnce(&mut Vec<StateSection>) -> Result<()> + Send>;
+pub type Materializer = Box<dyn FnOnce(&mut SectionSink<'_>) -> Result<()> + Send>;
 
 /// The snapshot of one operator subtask: sections taken at the barrier plus deferred work
 /// that produces more sections off the task thread.
@@ -166,7 +202,7 @@ impl StateSnapshot {
     /// Run `f` on the checkpoint writer thread to produce more sections. `f` must own a
     /// copy (or a versioned view) of the state taken now: the operator goes on changing
     /// its state as soon as this call returns.
-    pub fn defer(&mut self, f: impl FnOnce(&mut Vec<StateSection>) -> Result<()> + Send + 'static) {
+    pub fn defer(&mut self, f: impl FnOnce(&mut SectionSink<'_>) -> Result<()> + Send + 'static) {
         self.deferred.push(Box::new(f));
     }
 
@@ -220,13 +256,29 @@ impl StateSnapshot {
         self.based_on = self.based_on.or(other.based_on);
     }
 
-    /// Run the deferred work and return every section (writer-thread use).
+    /// Run the deferred work and return every section (tests and harnesses; the
+    /// checkpoint writer streams them with [`materialize_into`](Self::materialize_into)).
     pub fn materialize(self) -> Result<Vec<StateSection>> {
-        let mut sections = self.sections;
-        for f in self.deferred {
-            f(&mut sections)?;
-        }
+        let mut sections = Vec::new();
+        self.materialize_into(&mut |s| {
+            sections.push(s);
+            Ok(())
+        })?;
         Ok(sections)
+    }
+
+    /// Hand every section to `write` as it is produced: the sections taken at the barrier
+    /// first, then those of each deferred work in turn.
+    pub fn materialize_into(self, write: &mut dyn FnMut(StateSection) -> Result<()>) -> Result<()> {
+        for s in self.sections {
+            write(s)?;
+        }
+        for f in self.deferred {
+            let mut sink = SectionSink::new(write);
+            f(&mut sink)?;
+            sink.finish()?;
+        }
+        Ok(())
     }
 }
 

@@ -36,8 +36,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use strom_core::checkpoint::{
-    CheckpointId, CheckpointKind, KeyedBlob, SnapshotContext, StateSection, StateSnapshot, decode,
-    state_error,
+    CheckpointId, CheckpointKind, KeyedBlob, SectionSink, SnapshotContext, StateSection,
+    StateSnapshot, decode, state_error,
 };
 use strom_core::{Data, Key, Result, StromError, TaskInfo};
 use strom_types::key_group::key_group_for_hash;
@@ -492,7 +492,7 @@ fn write_complete(
     ks: &Keyspace,
     path: &Path,
     states: &[(StateName, KeyGroupSet)],
-    out: &mut Vec<StateSection>,
+    out: &mut SectionSink<'_>,
 ) -> Result<()> {
     for (id, (name, key_groups)) in states.iter().enumerate() {
         let id = id as u16;
@@ -522,13 +522,13 @@ fn write_deltas(
     path: &Path,
     states: &[(StateName, KeyGroupSet)],
     sets: &[Arc<KeySet>],
-    out: &mut Vec<StateSection>,
+    out: &mut SectionSink<'_>,
 ) -> Result<()> {
     let mut keys: Vec<&[u8]> = sets.iter().flat_map(|s| s.iter().map(|k| &**k)).collect();
     keys.sort_unstable();
     keys.dedup();
     let mut current: Option<([u8; PREFIX], DeltaWriter)> = None;
-    let flush = |group: Option<([u8; PREFIX], DeltaWriter)>, out: &mut Vec<StateSection>| {
+    let flush = |group: Option<([u8; PREFIX], DeltaWriter)>, out: &mut SectionSink<'_>| {
         if let Some((p, w)) = group
             && !w.is_empty()
         {

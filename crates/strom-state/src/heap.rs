@@ -17,8 +17,8 @@ use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use strom_core::checkpoint::{
-    KeyedBlob, Materializer, SnapshotContext, StateSection, StateSnapshot, decode, keyed_sections,
-    state_error,
+    KeyedBlob, Materializer, SectionSink, SnapshotContext, StateSection, StateSnapshot, decode,
+    keyed_sections, state_error,
 };
 use strom_core::{Data, Key, Result, StromError};
 
@@ -59,7 +59,7 @@ impl<K: Key, S: Data> ErasedTable<K> for HeapTable<K, S> {
             .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
             .collect();
         let (state, operator) = (state.to_string(), operator.to_string());
-        Box::new(move |out: &mut Vec<StateSection>| {
+        Box::new(move |out: &mut SectionSink<'_>| {
             let sections = keyed_sections(
                 &state,
                 max_parallelism,
@@ -91,7 +91,7 @@ struct RawEntry {
 }
 
 /// Encode raw entries as complete sections (writer-thread work).
-fn raw_sections(state: &str, entries: &[RawEntry], out: &mut Vec<StateSection>) {
+fn raw_sections(state: &str, entries: &[RawEntry], out: &mut SectionSink<'_>) {
     let mut groups: BTreeMap<u32, CompleteWriter> = BTreeMap::new();
     for e in entries {
         groups

@@ -15,8 +15,8 @@
 use crate::checkpoint::CheckpointConfig;
 use crate::checkpoint::format::{
     CheckpointMetadata, CheckpointStats, FORMAT_VERSION, METADATA, OperatorCheckpointStats,
-    OperatorState, StateFileRef, SubtaskState, checkpoint_dir, checkpoint_dir_id, encode_metadata,
-    encode_state_file, list_checkpoints, load,
+    OperatorState, StateFileRef, StateFileWriter, SubtaskState, checkpoint_dir, checkpoint_dir_id,
+    encode_metadata, list_checkpoints, load,
 };
 use crate::checkpoint::messages::{CoordinatorMsg, OperatorAck, TaskControl, TaskId};
 use crate::checkpoint::storage::CheckpointStorage;
@@ -751,19 +751,29 @@ fn write_loop(storage: &dyn CheckpointStorage, jobs: Receiver<WriteJob>, done: S
     for job in jobs {
         let started = Instant::now();
         let based_on = job.snapshot.based_on;
-        let result = job
-            .snapshot
-            .materialize()
-            .and_then(|sections| encode_state_file(&sections))
-            .and_then(|bytes| {
-                storage.put(&job.path, &bytes)?;
-                Ok(StateFileRef {
-                    path: job.path.clone(),
-                    size: bytes.len() as u64,
-                    crc32: crc32fast::hash(&bytes),
-                })
+        // Sections are encoded and written as they are produced: memory stays at one
+        // section even for a complete snapshot of state larger than memory.
+        let mut snapshot = Some(job.snapshot);
+        let mut written = (0u64, 0u32);
+        let result = storage
+            .put_with(&job.path, &mut |out| {
+                let mut file = StateFileWriter::new(out)?;
+                if let Some(s) = snapshot.take() {
+                    s.materialize_into(&mut |section| file.section(&section))?;
+                }
+                written = file.finish()?;
+                Ok(())
             })
-            .map(|f| (f, started.elapsed().as_secs_f64() * 1e3));
+            .map(|()| {
+                (
+                    StateFileRef {
+                        path: job.path.clone(),
+                        size: written.0,
+                        crc32: written.1,
+                    },
+                    started.elapsed().as_secs_f64() * 1e3,
+                )
+            });
         if done
             .send(WriteDone {
                 checkpoint: job.checkpoint,

@@ -112,18 +112,58 @@ pub struct CheckpointMetadata {
     pub stats: CheckpointStats,
 }
 
-/// Encode a state file.
+/// Writes a state file section by section: the magic, each section's MessagePack
+/// encoding, and the CRC-32 of everything before it. Memory stays at one section.
+pub struct StateFileWriter<W: std::io::Write> {
+    out: W,
+    crc: crc32fast::Hasher,
+    size: u64,
+}
+
+impl<W: std::io::Write> StateFileWriter<W> {
+    /// Start a state file on `out`.
+    pub fn new(out: W) -> Result<Self> {
+        let mut w = StateFileWriter {
+            out,
+            crc: crc32fast::Hasher::new(),
+            size: 0,
+        };
+        w.write(MAGIC)?;
+        Ok(w)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        self.out
+            .write_all(bytes)
+            .map_err(|e| StromError::Checkpoint(format!("cannot write state: {e}")))?;
+        self.crc.update(bytes);
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Append a section.
+    pub fn section(&mut self, section: &StateSection) -> Result<()> {
+        let bytes = rmp_serde::to_vec_named(section)
+            .map_err(|e| StromError::Checkpoint(format!("cannot encode state: {e}")))?;
+        self.write(&bytes)
+    }
+
+    /// Write the checksum; returns the file's size and its whole-file CRC-32.
+    pub fn finish(mut self) -> Result<(u64, u32)> {
+        let body_crc = self.crc.clone().finalize();
+        self.write(&body_crc.to_le_bytes())?;
+        Ok((self.size, self.crc.finalize()))
+    }
+}
+
+/// Encode a state file in memory.
 pub fn encode_state_file(sections: &[StateSection]) -> Result<Vec<u8>> {
-    let size: usize = sections
-        .iter()
-        .map(|s| s.size() + s.state().len() + 32)
-        .sum();
-    let mut out = Vec::with_capacity(MAGIC.len() + size + 64);
-    out.extend_from_slice(MAGIC);
-    rmp_serde::encode::write_named(&mut out, sections)
-        .map_err(|e| StromError::Checkpoint(format!("cannot encode state: {e}")))?;
-    let crc = crc32fast::hash(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    let mut out = Vec::new();
+    let mut w = StateFileWriter::new(&mut out)?;
+    for s in sections {
+        w.section(s)?;
+    }
+    w.finish()?;
     Ok(out)
 }
 
@@ -138,7 +178,16 @@ pub fn decode_state_file(bytes: &[u8], what: &str) -> Result<Vec<StateSection>> 
     if crc32fast::hash(data) != expected {
         return Err(corrupt("corrupt (checksum mismatch)"));
     }
-    rmp_serde::from_slice(&data[MAGIC.len()..]).map_err(|e| corrupt(&format!("unreadable ({e})")))
+    let mut cursor = std::io::Cursor::new(&data[MAGIC.len()..]);
+    let end = (data.len() - MAGIC.len()) as u64;
+    let mut sections = Vec::new();
+    while cursor.position() < end {
+        let mut de = rmp_serde::Deserializer::new(&mut cursor);
+        let s: StateSection = serde::Deserialize::deserialize(&mut de)
+            .map_err(|e| corrupt(&format!("unreadable ({e})")))?;
+        sections.push(s);
+    }
+    Ok(sections)
 }
 
 /// Encode `_metadata`.

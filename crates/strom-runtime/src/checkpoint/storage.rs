@@ -18,6 +18,17 @@ use strom_core::{Result, StromError};
 pub trait CheckpointStorage: Send + Sync {
     /// Write `bytes` under `path`, replacing any previous object.
     fn put(&self, path: &str, bytes: &[u8]) -> Result<()>;
+    /// Write an object produced piece by piece by `write` (as atomic and durable as `put`).
+    /// The default collects it in memory; a storage that can stream overrides it.
+    fn put_with(
+        &self,
+        path: &str,
+        write: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
+    ) -> Result<()> {
+        let mut buf = Vec::new();
+        write(&mut buf)?;
+        self.put(path, &buf)
+    }
     /// Read the object at `path`.
     fn get(&self, path: &str) -> Result<Vec<u8>>;
     /// Whether an object exists at `path`.
@@ -85,6 +96,34 @@ impl CheckpointStorage for LocalStorage {
             std::fs::rename(&tmp, &target)
         };
         write().map_err(|e| StromError::io(target.display(), e))?;
+        sync_dir(dir);
+        Ok(())
+    }
+
+    fn put_with(
+        &self,
+        path: &str,
+        write: &mut dyn FnMut(&mut dyn std::io::Write) -> Result<()>,
+    ) -> Result<()> {
+        let target = self.path(path);
+        let dir = target
+            .parent()
+            .ok_or_else(|| StromError::Checkpoint(format!("bad checkpoint path '{path}'")))?;
+        std::fs::create_dir_all(dir).map_err(|e| StromError::io(dir.display(), e))?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let file = std::fs::File::create(&tmp).map_err(|e| StromError::io(tmp.display(), e))?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
+        write(&mut out)?;
+        let file = out
+            .into_inner()
+            .map_err(|e| StromError::io(tmp.display(), e.into_error()))?;
+        file.sync_all()
+            .and_then(|()| std::fs::rename(&tmp, &target))
+            .map_err(|e| StromError::io(target.display(), e))?;
         sync_dir(dir);
         Ok(())
     }
