@@ -5,7 +5,7 @@
 //!   acknowledgement, writes state files off the task threads, completes checkpoints
 //!   (metadata last), notifies tasks, retires old checkpoints, takes savepoints.
 //! - Alignment happens in the task input loop (`task.rs`): see `Alignment` there.
-//! - [`format`](self::format) and [`storage`]: what a checkpoint looks like and where it
+//! - [`mod@format`] and [`storage`]: what a checkpoint looks like and where it
 //!   is written.
 //! - [`restore`]: which state each operator subtask gets back, at any parallelism.
 //! - [`restart`]: what the job does after a failure.
