@@ -556,3 +556,123 @@ fn checkpoints_over_their_timeout_are_aborted_and_the_job_goes_on() {
     same(&contents(&rolling), &expected.0, "rolling sums");
     same(&contents(&windows), &expected.1, "windows");
 }
+
+/// The sensor windows job (hop 10 s / 5 s, lateness 2 s, a watermark after every record)
+/// over the golden input, failing at `fail_at` record indices.
+fn sensor_windows(
+    fail_at: Vec<u64>,
+    dir: Option<&std::path::Path>,
+    window: &str,
+) -> (Vec<String>, JobResult) {
+    use strom::jobs::sensors::{AvgMinMax, format_row, sensor_source};
+    let mut env =
+        StreamEnv::new()
+            .with_parallelism(2)
+            .with_restart_strategy(RestartStrategy::FixedDelay {
+                attempts: 20,
+                delay: Duration::from_millis(5),
+            });
+    if let Some(d) = dir {
+        env = env.enable_checkpointing(Duration::from_millis(20), d);
+    }
+    let injector = Injector::new(fail_at);
+    let counter = Arc::new(AtomicU64::new(0));
+    let rows = Committed::<String>::default();
+    let src = env
+        .from_source(
+            sensor_source(vec!["tests/data/golden/input.csv".into()]),
+            "src",
+        )
+        .uid("src");
+    let src = if dir.is_some() {
+        src.rate_limit(100_000.0)
+    } else {
+        src
+    };
+    let keyed = src
+        .try_map(move |r| {
+            let i = counter.fetch_add(1, Ordering::SeqCst);
+            injector.check(i).map(|()| r)
+        })
+        .assign_timestamps_and_watermarks(
+            WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(5))
+                .with_timestamp_assigner(
+                    |r: &strom::connectors::file::WithLine<strom::jobs::sensors::SensorReading>,
+                     _| r.value.ts_ms,
+                )
+                .with_emission_interval(Duration::ZERO),
+        )
+        .key_by(
+            |r: &strom::connectors::file::WithLine<strom::jobs::sensors::SensorReading>| {
+                r.value.sensor_id.clone()
+            },
+        );
+    let emit = |key: &strom::core::CompactString,
+                ctx: &mut WindowContext<'_, TimeWindow>,
+                mut stats: WindowElements<'_, strom::jobs::sensors::Stats>,
+                out: &mut Collector<'_, String>|
+     -> Result<(), BoxError> {
+        if let Some(s) = stats.next() {
+            out.collect(format_row(key, ctx.window(), s));
+        }
+        Ok(())
+    };
+    let windowed = match window {
+        "hop" => keyed
+            .window(SlidingEventTimeWindows::of(
+                Duration::from_secs(10),
+                Duration::from_secs(5),
+            ))
+            .allowed_lateness(Duration::from_secs(2))
+            .aggregate_with_process(AvgMinMax, emit),
+        _ => keyed
+            .window(TumblingEventTimeWindows::of(Duration::from_secs(10)))
+            .allowed_lateness(Duration::from_secs(2))
+            .aggregate_with_process(AvgMinMax, emit),
+    };
+    windowed
+        .uid("windows")
+        .sink_to(
+            TxSink {
+                committed: Arc::clone(&rows),
+            },
+            "sink",
+        )
+        .uid("sink")
+        .set_parallelism(1);
+    let result = execute_within(&env, "sensors", Duration::from_secs(120)).unwrap();
+    (contents(&rows), result)
+}
+
+#[test]
+fn sensor_windows_with_lateness_survive_failures_exactly_once() {
+    for window in ["tumble", "hop"] {
+        let (expected, _) = sensor_windows(vec![], None, window);
+        assert!(expected.len() > 1000);
+        for round in 0..6u64 {
+            let points: Vec<u64> = if round == 0 {
+                vec![6_000]
+            } else {
+                (0..3).map(|j| 1_000 + round * 1_013 + j * 5_371).collect()
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let (got, result) = sensor_windows(points.clone(), Some(dir.path()), window);
+            if std::env::var("KEEP").is_ok() {
+                let kept = dir.keep();
+                eprintln!("kept {}", kept.display());
+            }
+            eprintln!(
+                "{window} {points:?}: {} rows of {}, {} checkpoints",
+                got.len(),
+                expected.len(),
+                result.checkpoints.len()
+            );
+            assert_eq!(result.restarts as usize, points.len());
+            same(
+                &got,
+                &expected,
+                &format!("{window} windows after failing at {points:?}"),
+            );
+        }
+    }
+}

@@ -48,7 +48,7 @@
 //!   [`redistribute`]). [`restored_state`] computes that share on its own.
 //!
 //! As the runtime does, a snapshot also holds the operator's current watermark (the
-//! operator list state [`WATERMARK_STATE`]), and a restored operator resumes at it (the
+//! operator list state [`WATERMARK_STATE`](strom_runtime::operator::WATERMARK_STATE)), and a restored operator resumes at it (the
 //! lowest of the old subtasks' after a rescaling). The clock starts again from 0 (or
 //! `with_processing_time`); restored processing-time timers fire once the clock reaches
 //! them, event-time timers once the watermark passes them. To test a rescaling, snapshot
@@ -105,7 +105,7 @@ use strom_core::{
     SideOutputs, StromError, TaskInfo,
 };
 use strom_runtime::operator::{
-    Emitter, OneInputOperator, OperatorContext, WATERMARK_STATE, guarded,
+    Emitter, OneInputOperator, OperatorContext, guarded, restored_watermark, snapshot_watermark,
 };
 use strom_runtime::operators::Process;
 use strom_state::backend::{KeyedStateBackend, KeyedStateStore, StateName};
@@ -349,8 +349,7 @@ where
             let (op, ctx) = (&mut self.op, &mut self.ctx);
             if let Some(state) = &restored {
                 // The operator resumes at its checkpointed watermark, as in the runtime.
-                let marks: Vec<Watermark> = guarded(&self.info, || state.list(WATERMARK_STATE))?;
-                if let Some(w) = marks.into_iter().min() {
+                if let Some(w) = guarded(&self.info, || restored_watermark(state, &self.info))? {
                     ctx.watermark = w;
                 }
                 guarded(&self.info, || op.initialize_state(state, ctx))?;
@@ -414,11 +413,9 @@ where
             max_parallelism: self.info.max_parallelism,
         };
         let mut snapshot = StateSnapshot::new();
-        let (op, watermark) = (&mut self.op, self.ctx.watermark);
+        let (op, watermark, subtask) = (&mut self.op, self.ctx.watermark, self.info.subtask);
         guarded(&self.info, || {
-            if watermark > Watermark::MIN {
-                snapshot.list(WATERMARK_STATE, Redistribution::Union, &[watermark])?;
-            }
+            snapshot_watermark(&mut snapshot, subtask, watermark)?;
             op.snapshot_state(&sctx, &mut snapshot)
         })?;
         guarded(&self.info, || snapshot.materialize())

@@ -21,6 +21,32 @@ use strom_types::{CheckpointBarrier, Record, Watermark, WatermarkStatus};
 /// The operator list state under which an operator's current watermark is checkpointed.
 pub const WATERMARK_STATE: &str = "_watermark";
 
+/// Record an operator subtask's current watermark in its snapshot.
+pub fn snapshot_watermark(
+    snapshot: &mut StateSnapshot,
+    subtask: usize,
+    watermark: Watermark,
+) -> Result<()> {
+    snapshot.list(
+        WATERMARK_STATE,
+        Redistribution::Union,
+        &[(subtask, watermark)],
+    )
+}
+
+/// The watermark a restored operator subtask resumes at, so that replayed records are
+/// judged late or on time exactly as before the failure. Every old subtask left one
+/// `(subtask, watermark)`: at the same parallelism a subtask takes its own, after rescaling
+/// the lowest of all.
+pub fn restored_watermark(state: &RestoredState, info: &TaskInfo) -> Result<Option<Watermark>> {
+    let marks: Vec<(usize, Watermark)> = state.list(WATERMARK_STATE)?;
+    let own = (marks.len() == info.parallelism)
+        .then(|| marks.iter().find(|(s, _)| *s == info.subtask))
+        .flatten()
+        .map(|(_, w)| *w);
+    Ok(own.or_else(|| marks.iter().map(|(_, w)| *w).min()))
+}
+
 /// Everything an operator instance knows about its surroundings.
 pub struct OperatorContext {
     /// Name, subtask, parallelism.
@@ -187,11 +213,7 @@ where
     ) -> Result<Self> {
         let info = ctx.info.clone();
         if let Some(state) = restored {
-            // The operator resumes at the watermark it had at the checkpoint (the lowest
-            // of the old subtasks' after rescaling), so that replayed records are judged
-            // late or on time exactly as they were before the failure.
-            let marks: Vec<Watermark> = state.list(WATERMARK_STATE)?;
-            if let Some(w) = marks.into_iter().min() {
+            if let Some(w) = restored_watermark(state, &ctx.info)? {
                 ctx.watermark = w;
             }
             guarded(&info, || op.initialize_state(state, &mut ctx))?;
@@ -282,15 +304,13 @@ where
             let sctx = cp.snapshot_context(&barrier, self.info.max_parallelism);
             let started = std::time::Instant::now();
             let mut snapshot = StateSnapshot::new();
-            if self.ctx.watermark > Watermark::MIN {
-                snapshot.list(
-                    WATERMARK_STATE,
-                    Redistribution::Union,
-                    &[self.ctx.watermark],
-                )?;
-            }
             let op = &mut self.op;
             guarded(&self.info, || op.snapshot_state(&sctx, &mut snapshot))?;
+            // A stateful operator keeps its watermark (stateless ones make no lateness
+            // decisions, and need no uid to be dropped from a job).
+            if !snapshot.is_empty() {
+                snapshot_watermark(&mut snapshot, self.info.subtask, self.ctx.watermark)?;
+            }
             cp.collect(OperatorAck {
                 node: *node,
                 subtask: self.info.subtask,
