@@ -415,8 +415,12 @@ where
         let mut snapshot = StateSnapshot::new();
         let (op, watermark, subtask) = (&mut self.op, self.ctx.watermark, self.info.subtask);
         guarded(&self.info, || {
-            snapshot_watermark(&mut snapshot, subtask, watermark)?;
-            op.snapshot_state(&sctx, &mut snapshot)
+            op.snapshot_state(&sctx, &mut snapshot)?;
+            // As in the runtime: a stateful operator keeps its watermark.
+            if !snapshot.is_empty() {
+                snapshot_watermark(&mut snapshot, subtask, watermark)?;
+            }
+            Ok(())
         })?;
         guarded(&self.info, || snapshot.materialize())
     }
