@@ -583,7 +583,9 @@ fn sensor_windows(
             sensor_source(vec!["tests/data/golden/input.csv".into()]),
             "src",
         )
-        .uid("src");
+        .uid("src")
+        // One source subtask: which records are late then does not depend on timing.
+        .set_parallelism(1);
     let src = if dir.is_some() {
         src.rate_limit(100_000.0)
     } else {
@@ -594,6 +596,7 @@ fn sensor_windows(
             let i = counter.fetch_add(1, Ordering::SeqCst);
             injector.check(i).map(|()| r)
         })
+        .set_parallelism(1)
         .assign_timestamps_and_watermarks(
             WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(5))
                 .with_timestamp_assigner(
@@ -602,6 +605,7 @@ fn sensor_windows(
                 )
                 .with_emission_interval(Duration::ZERO),
         )
+        .set_parallelism(1)
         .key_by(
             |r: &strom::connectors::file::WithLine<strom::jobs::sensors::SensorReading>| {
                 r.value.sensor_id.clone()
