@@ -680,3 +680,27 @@ fn sensor_windows_with_lateness_survive_failures_exactly_once() {
         }
     }
 }
+
+#[test]
+fn several_checkpoints_in_flight_still_restart_exactly_once() {
+    let events = 6_000;
+    let (expected, _) = run(events, vec![], None);
+    let dir = tempfile::tempdir().unwrap();
+    let env = StreamEnv::new()
+        .with_parallelism(2)
+        .with_restart_strategy(RestartStrategy::FixedDelay {
+            attempts: 3,
+            delay: Duration::from_millis(10),
+        })
+        .with_checkpointing(CheckpointConfig {
+            max_concurrent: 3,
+            retained: 2,
+            ..CheckpointConfig::local(Duration::from_millis(5), dir.path()).unwrap()
+        });
+    let (rolling, windows) = pipeline(&env, events, Some(12_000.0), Injector::new(vec![3_700]));
+    let result = execute_within(&env, "concurrent", Duration::from_secs(60)).unwrap();
+    assert_eq!(result.restarts, 1);
+    assert!(result.checkpoints.len() > 5);
+    same(&contents(&rolling), &expected.0, "rolling sums");
+    same(&contents(&windows), &expected.1, "windows");
+}

@@ -223,7 +223,7 @@ fn rescale(resume_p: &str) {
     assert!(st.success());
     let partial = committed(&out);
     assert!(
-        !partial.is_empty() && partial.len() < expected.len(),
+        partial.len() < expected.len(),
         "the first run stopped early, with {} of {} rows committed",
         partial.len(),
         expected.len()
