@@ -103,6 +103,16 @@ impl<T: Data> Sink<T> for TxSink<T> {
     }
 }
 
+/// An environment at parallelism 2 that restarts up to `attempts` times, 10 ms apart.
+fn restarting_env(attempts: u32) -> StreamEnv {
+    StreamEnv::new()
+        .with_parallelism(2)
+        .with_restart_strategy(RestartStrategy::FixedDelay {
+            attempts,
+            delay: Duration::from_millis(10),
+        })
+}
+
 /// Fails the job once per entry of `fail_at` (the record index at which to fail).
 #[derive(Clone)]
 struct Injector {
@@ -221,13 +231,7 @@ fn run(
     fail_at: Vec<u64>,
     checkpoint_dir: Option<&std::path::Path>,
 ) -> (Outputs, JobResult) {
-    let mut env =
-        StreamEnv::new()
-            .with_parallelism(2)
-            .with_restart_strategy(RestartStrategy::FixedDelay {
-                attempts: 10,
-                delay: Duration::from_millis(10),
-            });
+    let mut env = restarting_env(10);
     let mut rate = None;
     if let Some(dir) = checkpoint_dir {
         env = env.enable_checkpointing(Duration::from_millis(30), dir);
@@ -368,16 +372,10 @@ fn checkpoints_in_s3_compatible_storage_restart_exactly_once() {
     );
     let events = 6_000;
     let (expected, _) = run(events, vec![], None);
-    let env = StreamEnv::new()
-        .with_parallelism(2)
-        .with_restart_strategy(RestartStrategy::FixedDelay {
-            attempts: 3,
-            delay: Duration::from_millis(10),
-        })
-        .with_checkpointing(CheckpointConfig::new(
-            Duration::from_millis(50),
-            Arc::clone(&storage),
-        ));
+    let env = restarting_env(3).with_checkpointing(CheckpointConfig::new(
+        Duration::from_millis(50),
+        Arc::clone(&storage),
+    ));
     let (rolling, windows) = pipeline(
         &env,
         events,
@@ -512,16 +510,10 @@ fn at_least_once_loses_nothing() {
     let events = 6_000;
     let (expected, _) = run(events, vec![], None);
     let dir = tempfile::tempdir().unwrap();
-    let env = StreamEnv::new()
-        .with_parallelism(2)
-        .with_restart_strategy(RestartStrategy::FixedDelay {
-            attempts: 3,
-            delay: Duration::from_millis(10),
-        })
-        .with_checkpointing(CheckpointConfig {
-            mode: CheckpointingMode::AtLeastOnce,
-            ..CheckpointConfig::local(Duration::from_millis(30), dir.path()).unwrap()
-        });
+    let env = restarting_env(3).with_checkpointing(CheckpointConfig {
+        mode: CheckpointingMode::AtLeastOnce,
+        ..CheckpointConfig::local(Duration::from_millis(30), dir.path()).unwrap()
+    });
     let (rolling, _) = pipeline(&env, events, Some(12_000.0), Injector::new(vec![3_000]));
     let result = execute_within(&env, "at-least-once", Duration::from_secs(60)).unwrap();
     assert_eq!(result.restarts, 1);
@@ -565,13 +557,7 @@ fn sensor_windows(
     window: &str,
 ) -> (Vec<String>, JobResult) {
     use strom::jobs::sensors::{AvgMinMax, format_row, sensor_source};
-    let mut env =
-        StreamEnv::new()
-            .with_parallelism(2)
-            .with_restart_strategy(RestartStrategy::FixedDelay {
-                attempts: 20,
-                delay: Duration::from_millis(5),
-            });
+    let mut env = restarting_env(20);
     if let Some(d) = dir {
         env = env.enable_checkpointing(Duration::from_millis(20), d);
     }
@@ -686,21 +672,77 @@ fn several_checkpoints_in_flight_still_restart_exactly_once() {
     let events = 6_000;
     let (expected, _) = run(events, vec![], None);
     let dir = tempfile::tempdir().unwrap();
-    let env = StreamEnv::new()
-        .with_parallelism(2)
-        .with_restart_strategy(RestartStrategy::FixedDelay {
-            attempts: 3,
-            delay: Duration::from_millis(10),
-        })
-        .with_checkpointing(CheckpointConfig {
-            max_concurrent: 3,
-            retained: 2,
-            ..CheckpointConfig::local(Duration::from_millis(5), dir.path()).unwrap()
-        });
+    let env = restarting_env(3).with_checkpointing(CheckpointConfig {
+        max_concurrent: 3,
+        retained: 2,
+        ..CheckpointConfig::local(Duration::from_millis(5), dir.path()).unwrap()
+    });
     let (rolling, windows) = pipeline(&env, events, Some(12_000.0), Injector::new(vec![3_700]));
     let result = execute_within(&env, "concurrent", Duration::from_secs(60)).unwrap();
     assert_eq!(result.restarts, 1);
     assert!(result.checkpoints.len() > 5);
     same(&contents(&rolling), &expected.0, "rolling sums");
     same(&contents(&windows), &expected.1, "windows");
+}
+
+/// Per-key running counts in keyed value state, on the given state backend.
+fn counts_job(env: &StreamEnv, events: u64, injector: Injector) -> Committed<(u64, u64)> {
+    let out = Committed::default();
+    let count = ValueStateDescriptor::<u64>::new("count");
+    env.generate(Some(events), |i| (i % 26, i))
+        .uid("gen")
+        .rate_limit(events as f64 * 2.0)
+        .try_map(move |(k, i)| injector.check(i).map(|()| k))
+        .key_by(|k: &u64| *k)
+        .process(
+            move |k: u64, ctx: &mut KeyedContext<u64>, out: &mut Collector<(u64, u64)>| {
+                let mut c = ctx.value_state(&count);
+                let n = c.value()?.unwrap_or(0) + 1;
+                c.update(n)?;
+                out.collect((k, n));
+                Ok(())
+            },
+        )
+        .uid("counts")
+        .sink_to(
+            TxSink {
+                committed: Arc::clone(&out),
+            },
+            "sink",
+        )
+        .uid("sink");
+    out
+}
+
+#[test]
+fn the_disk_backend_restarts_exactly_once() {
+    let events = 6_000;
+    let dir = tempfile::tempdir().unwrap();
+    let env = restarting_env(3)
+        .with_state_backend(StateBackendConfig::Disk {
+            dir: dir.path().join("state"),
+            cache_bytes: 8 << 20,
+        })
+        .enable_checkpointing(Duration::from_millis(30), dir.path().join("chk"));
+    let got = counts_job(&env, events, Injector::new(vec![2_500, 4_800]));
+    let result = execute_within(&env, "disk", Duration::from_secs(60)).unwrap();
+    assert_eq!(result.restarts, 2);
+    // Incremental checkpoints wrote less than the state they refer to.
+    assert!(
+        result
+            .checkpoints
+            .iter()
+            .any(|c| c.written_bytes < c.state_bytes)
+    );
+    // Every key counted 1..=n exactly once.
+    let mut seen = [0u64; 26];
+    let mut expected: Vec<(u64, u64)> = (0..events)
+        .map(|i| {
+            let k = i % 26;
+            seen[k as usize] += 1;
+            (k, seen[k as usize])
+        })
+        .collect();
+    expected.sort();
+    same(&contents(&got), &expected, "counts on the disk backend");
 }

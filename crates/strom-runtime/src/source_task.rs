@@ -167,12 +167,8 @@ where
         if matches!(result, Err(StromError::Cancelled)) {
             let _ = self.head.flush();
             let _ = self.outputs.flush();
-            // Completions that arrived before the cancel still commit.
-            while let Some(msg) = self.env.try_control() {
-                if let TaskControl::Complete(id) = msg {
-                    let _ = self.head.notify_checkpoint_complete(id);
-                }
-            }
+            let env = self.env.clone();
+            env.drain_completions(&mut *self);
         }
         result
     }
@@ -187,6 +183,16 @@ enum Next {
 impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
     /// Snapshot the split positions and the chain for `barrier`, which then goes downstream.
     fn checkpoint(&mut self, barrier: CheckpointBarrier) -> Result<()> {
+        self.snapshot_and_forward(barrier)?;
+        if let Some(cp) = &self.env.checkpointing {
+            cp.acknowledge(barrier.id, None);
+        }
+        Ok(())
+    }
+
+    /// Record the split positions, then pass the barrier through the chain (whose
+    /// operators snapshot as it passes). The caller acknowledges.
+    fn snapshot_and_forward(&mut self, barrier: CheckpointBarrier) -> Result<()> {
         let Some(cp) = self.env.checkpointing.clone() else {
             return Ok(());
         };
@@ -201,9 +207,7 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
             sync_ms: started.elapsed().as_secs_f64() * 1e3,
         });
         self.head.barrier(barrier)?;
-        self.outputs.barrier(barrier)?;
-        cp.acknowledge(barrier.id, None);
-        Ok(())
+        self.outputs.barrier(barrier)
     }
 
     fn on_control(&mut self, msg: TaskControl, done: &mut CheckpointId) -> Result<Next> {
@@ -296,26 +300,9 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
         self.head.end_of_input()?;
         self.outputs.end_of_input()?;
         let env = self.env.clone();
-        crate::task::await_final_checkpoint(self, &env, done, |task, b| task.checkpoint_final(b))
-    }
-
-    /// A checkpoint after the input ended: splits are exhausted, the chain snapshots (the
-    /// acknowledgement is sent by the caller).
-    fn checkpoint_final(&mut self, barrier: CheckpointBarrier) -> Result<()> {
-        let Some(cp) = self.env.checkpointing.clone() else {
-            return Ok(());
-        };
-        let reader = &self.reader;
-        let snap = &self.snapshot_splits;
-        let snapshot = guarded(&self.info, || snap(reader))?;
-        cp.collect(OperatorAck {
-            node: self.node,
-            subtask: self.info.subtask,
-            snapshot,
-            sync_ms: 0.0,
-        });
-        self.head.barrier(barrier)?;
-        self.outputs.barrier(barrier)
+        crate::task::await_final_checkpoint(self, &env, done, |task, b| {
+            task.snapshot_and_forward(b)
+        })
     }
 
     fn flush_all(&mut self) -> Result<()> {
@@ -378,7 +365,7 @@ impl<T: Send + 'static, R: SourceReader<T>> TaskHead for SourceTask<T, R> {
         Ok(())
     }
     fn barrier(&mut self, b: CheckpointBarrier) -> Result<()> {
-        self.checkpoint_final(b)
+        self.snapshot_and_forward(b)
     }
     fn processing_time(&mut self, _: i64) -> Result<()> {
         Ok(())

@@ -55,6 +55,16 @@ impl TaskEnv {
         }
     }
 
+    /// On the way out of a cancelled task: completions that arrived before the cancel
+    /// still commit (best effort).
+    pub(crate) fn drain_completions<H: TaskHead + ?Sized>(&self, head: &mut H) {
+        while let Some(msg) = self.try_control() {
+            if let TaskControl::Complete(id) = msg {
+                let _ = head.notify_checkpoint_complete(id);
+            }
+        }
+    }
+
     /// A waiting message from the checkpoint coordinator, if any.
     pub fn try_control(&self) -> Option<TaskControl> {
         self.checkpointing.as_ref()?.control.try_recv().ok()
@@ -281,12 +291,7 @@ impl<H: TaskHead + 'static> TaskRunner for InputTask<H> {
         if matches!(result, Err(StromError::Cancelled)) {
             // Best effort: hand what was produced to sinks before stopping.
             let _ = head.flush();
-            // Completions that arrived before the cancel still commit.
-            while let Some(msg) = env.try_control() {
-                if let TaskControl::Complete(id) = msg {
-                    let _ = head.notify_checkpoint_complete(id);
-                }
-            }
+            env.drain_completions(&mut head);
         }
         result
     }
