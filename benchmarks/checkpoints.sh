@@ -42,7 +42,7 @@ ltm)
   echo 0 > $cg/memory.max_usage_in_bytes 2>/dev/null || true
   echo "== larger than memory: disk backend, 2M keys x 1000 B (incompressible), cgroup limit 1 GiB"
   ( while sleep 2; do du -sm "$W/ltm" 2>/dev/null | cut -f1; done > "$W/du.log" ) & du_pid=$!
-  ( echo $BASHPID > $cg/cgroup.procs; exec $B bench checkpoint --backend disk --state-dir "$W/ltm" --cache-mb 256 --events 4000000 --keys 2000000 --value-bytes 1000 2>/dev/null ) | summary
+  ( echo $BASHPID > $cg/cgroup.procs; exec $B bench checkpoint --backend disk --state-dir "$W/ltm" --cache-mb 256 --events 4000000 --keys 2000000 --value-bytes 1000 --random-values 2>/dev/null ) | summary
   kill $du_pid 2>/dev/null || true
   echo "  peak memory charged to the cgroup (RSS and page cache): $(( $(cat $cg/memory.max_usage_in_bytes) >> 20 )) MiB of $(( $(cat $cg/memory.limit_in_bytes) >> 20 )) MiB; OOM kills: $(grep -c . $cg/memory.oom_control >/dev/null && awk '/oom_kill /{print $2}' $cg/memory.oom_control)"
   echo "  largest state directory during the run: $(sort -n "$W/du.log" | tail -1) MB"

@@ -41,6 +41,10 @@ pub(crate) struct CheckpointBench {
     /// Emit at most this many events per second.
     #[arg(long)]
     rate: Option<f64>,
+    /// Start each key's value with pseudo-random bytes instead of zeros, so that the disk
+    /// backend's compression cannot shrink the state.
+    #[arg(long)]
+    random_values: bool,
 }
 
 pub(crate) fn run(b: CheckpointBench) -> anyhow::Result<()> {
@@ -75,7 +79,7 @@ pub(crate) fn run(b: CheckpointBench) -> anyhow::Result<()> {
         let point = RestorePoint::from_path(&dir)?;
         env = env.restore_from(point);
     }
-    let (keys, value_bytes) = (b.keys, b.value_bytes);
+    let (keys, value_bytes, random) = (b.keys, b.value_bytes, b.random_values);
     let state = ValueStateDescriptor::<Vec<u8>>::new("blob");
     let mut src = env
         .generate(Some(b.events), move |i| {
@@ -89,9 +93,13 @@ pub(crate) fn run(b: CheckpointBench) -> anyhow::Result<()> {
         .process(
             move |e: (u64, u64), ctx: &mut KeyedContext<u64>, out: &mut Collector<u64>| {
                 let mut s = ctx.value_state(&state);
-                // A new key starts with incompressible bytes, so that the disk backend's
-                // compression does not shrink the state.
-                let mut v = s.value()?.unwrap_or_else(|| noise(e.0, value_bytes));
+                let mut v = s.value()?.unwrap_or_else(|| {
+                    if random {
+                        noise(e.0, value_bytes)
+                    } else {
+                        vec![0u8; value_bytes]
+                    }
+                });
                 let at = (e.1 as usize) % v.len().max(1);
                 if let Some(b) = v.get_mut(at) {
                     *b = b.wrapping_add(1);

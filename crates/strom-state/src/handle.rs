@@ -19,15 +19,8 @@ use strom_core::{AggregateFunction, Data, Key, Result};
 /// A stored value with its expiry time (`i64::MAX` without TTL); snapshots keep the
 /// expiry time. It is encoded as the pair `(value, expires)`: the wrapper costs two bytes
 /// per entry in a checkpoint, while the user's value keeps its fields by name.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(
-    into = "(T, i64)",
-    from = "(T, i64)",
-    bound(
-        serialize = "T: Clone + Serialize",
-        deserialize = "T: Deserialize<'de>"
-    )
-)]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(from = "(T, i64)", bound(deserialize = "T: Deserialize<'de>"))]
 pub struct TtlValue<T> {
     /// The value.
     pub value: T,
@@ -35,9 +28,14 @@ pub struct TtlValue<T> {
     pub expires: i64,
 }
 
-impl<T> From<TtlValue<T>> for (T, i64) {
-    fn from(v: TtlValue<T>) -> Self {
-        (v.value, v.expires)
+/// Encoded as the pair `(value, expires)`, by reference (no copy of the value).
+impl<T: Serialize> Serialize for TtlValue<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&self.value)?;
+        t.serialize_element(&self.expires)?;
+        t.end()
     }
 }
 
