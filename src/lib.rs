@@ -38,6 +38,7 @@ pub use strom_api::{
     WindowedStream,
 };
 pub use strom_connectors as connectors;
+pub use strom_nexmark as nexmark;
 pub use strom_core as core;
 pub use strom_core::checkpoint::StateBackendConfig;
 pub use strom_core::{
@@ -92,4 +93,6 @@ mod guides {
     struct Fraud;
     #[doc = include_str!("../docs/checkpointing.md")]
     struct Checkpointing;
+    #[doc = include_str!("../docs/nexmark.md")]
+    struct Nexmark;
 }

@@ -8,6 +8,8 @@ pub(crate) enum Bench {
     /// Keyed state with checkpoints: throughput, checkpoint duration and size, bytes
     /// written, recovery time (`--restore`).
     Checkpoint(super::bench_checkpoint::CheckpointBench),
+    /// The Nexmark queries: events/s, events/s per core, peak memory, p50/p99 latency.
+    Nexmark(super::bench_nexmark::NexmarkBench),
     /// Keyed value state: a keyed process function reads and updates one value per record.
     State {
         /// Number of events.
@@ -109,6 +111,7 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
     use crate::prelude::*;
     match bench {
         Bench::Checkpoint(b) => super::bench_checkpoint::run(b),
+        Bench::Nexmark(b) => super::bench_nexmark::run(b),
         Bench::State {
             events,
             keys,

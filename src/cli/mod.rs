@@ -3,7 +3,9 @@
 
 mod bench;
 mod bench_checkpoint;
+mod bench_nexmark;
 mod example;
+mod nexmark;
 pub mod savepoint;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +32,9 @@ enum Command {
     /// Measure throughput of a standard pipeline.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// Nexmark data files: generate events for Strom and other engines.
+    #[command(subcommand)]
+    Nexmark(nexmark::Nexmark),
     /// Take a savepoint of a job running with `--checkpoint-dir DIR`; prints its path.
     Savepoint {
         /// The running job's checkpoint directory.
@@ -57,6 +62,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Example(e) => example::run(e),
         Command::Bench(b) => bench::run(b),
+        Command::Nexmark(n) => nexmark::run(n),
         Command::Savepoint {
             checkpoint_dir,
             stop,

@@ -79,6 +79,11 @@ fn push_str_field(out: &mut String, name: &str, v: &str) {
     out.push_str(",\"");
     out.push_str(name);
     out.push_str("\":\"");
+    if !v.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(v);
+        out.push('"');
+        return;
+    }
     for c in v.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -29,16 +29,26 @@ pub fn next_string(rng: &mut Rng, max_len: u64, sep: char) -> Text {
 
 /// Exactly `len` random lower-case letters (13 letters from each 64 random bits).
 pub fn next_exact_string(rng: &mut Rng, len: usize) -> Text {
-    let mut buf = Vec::with_capacity(len);
-    while buf.len() < len {
+    let mut buf = [0u8; 256];
+    if len > buf.len() {
+        let mut s = Text::with_capacity(len);
+        while s.len() < len {
+            let chunk = next_exact_string(rng, (len - s.len()).min(buf.len()));
+            s.push_str(&chunk);
+        }
+        return s;
+    }
+    let mut i = 0;
+    while i < len {
         let mut r = rng.next_u64();
-        for _ in 0..13.min(len - buf.len()) {
-            buf.push(b'a' + (r % 26) as u8);
+        for b in &mut buf[i..(i + 13).min(len)] {
+            *b = b'a' + (r % 26) as u8;
             r /= 26;
         }
+        i += 13;
     }
-    // Only ASCII letters were pushed.
-    Text::from_utf8(buf).unwrap_or_default()
+    // Only ASCII letters were written.
+    Text::from(std::str::from_utf8(&buf[..len]).unwrap_or_default())
 }
 
 /// Padding such that `current_size + padding.len()` is `desired_average` on average

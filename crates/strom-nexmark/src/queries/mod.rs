@@ -36,6 +36,29 @@
 //! advance (an event-time mini-batch, as Flink's `table.exec.mini-batch` does by wall
 //! clock), so the final table is the same as Flink's while far fewer rows flow.
 
+pub mod q0;
+pub mod q1;
+pub mod q2;
+pub mod q3;
+pub mod q4;
+pub mod q5;
+pub mod q7;
+pub mod q8;
+pub mod q9;
+pub mod suite;
+pub mod q11;
+pub mod q12;
+pub mod q13;
+pub mod q14;
+pub mod q15;
+pub mod q16;
+pub mod q17;
+pub mod q18;
+pub mod q19;
+pub mod q20;
+pub mod q21;
+pub mod q22;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use strom_core::{Data, Timestamp};
