@@ -11,7 +11,7 @@
 //! the result is an updating table keyed by the day.
 //!
 //! **Pipeline.** A flat-map chained to the source keeps the four fields needed
-//! ([`PricedBid`]); the stream is keyed by the day number (days since 1970-01-01 in UTC,
+//! (`PricedBid`); the stream is keyed by the day number (days since 1970-01-01 in UTC,
 //! which is what the day text identifies), and a keyed process function keeps one
 //! accumulator per day: four counters, and for bidders and for auctions one hash map from
 //! id to the set of price ranks seen with it (a 3-bit mask), with the distinct counts kept
@@ -26,12 +26,12 @@
 //! Flink, a day's state is kept forever (the query never says a day is complete).
 //!
 //! **Shared machinery.** This module also holds what q15 to q20 share (crate-private):
-//! [`PricedBid`], the distinct-count accumulator, and the in-place keyed-state access with
-//! the event-time mini-batch ([`MiniBatch`]). Strom's state handles return copies of state
+//! `PricedBid`, the distinct-count accumulator, and the in-place keyed-state access with
+//! the event-time mini-batch (`MiniBatch`). Strom's state handles return copies of state
 //! objects on read (`value()`, `get()`), which would copy a hash map or a top-10 list per
 //! record; the only handle that works on the stored object by reference is
 //! `AggregatingState::add`, so the state objects here are driven through it: the "input"
-//! ([`Apply`]) carries the operation in and its result out through cells. One state lookup
+//! (`Apply`) carries the operation in and its result out through cells. One state lookup
 //! per record, no copy of the state, records moved into state rather than cloned.
 
 use crate::model::{Event, Text};
@@ -356,7 +356,7 @@ pub(crate) struct Apply<I, O> {
     result: Cell<Option<O>>,
 }
 
-/// The aggregate function that runs [`Apply`] operations on an [`InPlace`] object.
+/// The aggregate function that runs `Apply` operations on an [`InPlace`] object.
 pub(crate) struct InPlaceFn<S>(PhantomData<fn() -> S>);
 
 impl<S> Clone for InPlaceFn<S> {

@@ -106,7 +106,8 @@ fn emit(_key: &(i64, i64), b: Bid, out: &mut Collector<'_, Q18Row>) {
     });
 }
 
-/// Per key: the latest `dateTime` seen, and the bid that set it until it is sent.
+/// Per key: the latest `dateTime` seen, and the bid that set it until it is sent (boxed, so
+/// that a key whose row was sent keeps a few bytes, not a whole bid).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct LastBid {
     latest: Option<Timestamp>,

@@ -5,8 +5,8 @@
 //! **Reference SQL, in words.** For every bid, select `auction`, `bidder`, `price`,
 //! `channel` and `SPLIT_INDEX(url, '/', 3)`, `SPLIT_INDEX(url, '/', 4)` and
 //! `SPLIT_INDEX(url, '/', 5)` as `dir1`, `dir2`, `dir3`. Flink's `SPLIT_INDEX` splits on
-//! the whole separator keeping empty fields (`https://host/a/b/c/item` gives `https:`, ``,
-//! `host`, `a`, `b`, `c`, `item`), counts from 0 and is `NULL` past the last field (an
+//! the whole separator keeping empty fields (`https://host/a/b/c/item` gives `https:`, an empty
+//! field, `host`, `a`, `b`, `c`, `item`), counts from 0 and is `NULL` past the last field (an
 //! empty string has no field at all).
 //!
 //! **Pipeline.** One flat-map chained to the source, no state: one pass over the URL's
