@@ -19,8 +19,8 @@ fn config() -> NexmarkConfig {
 }
 
 const GOLDEN_SEED: u64 = 1;
-const GOLDEN_EVENTS: u64 = 12_000;
-const GOLDEN_EVENT_RATE: u64 = 200;
+const GOLDEN_EVENTS: u64 = 2_000;
+const GOLDEN_EVENT_RATE: u64 = 25;
 
 type Table = Vec<Vec<Value>>;
 

@@ -1,0 +1,37 @@
+-- -------------------------------------------------------------------------------------------------
+-- Strom's Nexmark benchmark, Query 20: expand bid with auction (not in the original suite)
+-- -------------------------------------------------------------------------------------------------
+-- Bids with the details of their auction, for auctions in category 10 (an unbounded join
+-- with a filter). Append-only output.
+-- The query logic is the reference's q20.sql.
+-- -------------------------------------------------------------------------------------------------
+
+CREATE TABLE nexmark_q20 (
+    auction  BIGINT,
+    bidder  BIGINT,
+    price  BIGINT,
+    channel  VARCHAR,
+    url  VARCHAR,
+    bid_dateTime  TIMESTAMP(3),
+    bid_extra  VARCHAR,
+
+    itemName  VARCHAR,
+    description  VARCHAR,
+    initialBid  BIGINT,
+    reserve  BIGINT,
+    auction_dateTime  TIMESTAMP(3),
+    expires  TIMESTAMP(3),
+    seller  BIGINT,
+    category  BIGINT,
+    auction_extra  VARCHAR
+) WITH (
+    'connector' = '${SINK:-blackhole}'
+);
+
+INSERT INTO nexmark_q20
+SELECT
+    auction, bidder, price, channel, url, B.`dateTime`, B.extra,
+    itemName, description, initialBid, reserve, A.`dateTime`, expires, seller, category, A.extra
+FROM
+    bid AS B INNER JOIN auction AS A ON B.auction = A.id
+WHERE A.category = 10;
