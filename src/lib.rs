@@ -38,13 +38,13 @@ pub use strom_api::{
     WindowedStream,
 };
 pub use strom_connectors as connectors;
-pub use strom_nexmark as nexmark;
 pub use strom_core as core;
 pub use strom_core::checkpoint::StateBackendConfig;
 pub use strom_core::{
     BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessContext, ProcessFunction, Record,
     Result, Sink, SinkWriter, Source, SourceReader, StromError, TaskInfo, Timestamp, Watermark,
 };
+pub use strom_nexmark as nexmark;
 pub use strom_process as process;
 /// Test harnesses for your own functions and operators (see `docs/testing.md`).
 pub use strom_process::testkit;

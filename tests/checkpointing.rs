@@ -437,7 +437,10 @@ fn failed_run(dir: &std::path::Path, retained: usize) {
             return;
         }
     }
-    panic!("five runs failed before completing {} checkpoints", retained.min(2));
+    panic!(
+        "five runs failed before completing {} checkpoints",
+        retained.min(2)
+    );
 }
 
 fn latest(dir: &std::path::Path) -> strom::Result<Option<RestorePoint>> {

@@ -223,11 +223,15 @@ fn run_query(
 /// when: the wall-clock instant a row's trigger time was reached by all sources.
 #[derive(Default)]
 struct SourceProgress {
-    threads: Mutex<Vec<Arc<Mutex<Vec<(i64, Instant)>>>>>,
+    threads: Mutex<Vec<ProgressLog>>,
 }
 
+/// One source thread's `(highest event time so far, when)` notes.
+type ProgressLog = Arc<Mutex<Vec<(i64, Instant)>>>;
+
 thread_local! {
-    static LOCAL: std::cell::RefCell<Option<(Arc<Mutex<Vec<(i64, Instant)>>>, u32, i64)>> =
+    /// This thread's log, events seen and highest event time.
+    static LOCAL: std::cell::RefCell<Option<(ProgressLog, u32, i64)>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -312,7 +316,9 @@ struct BenchRowSink {
 
 impl RowSink for BenchRowSink {
     fn attach<T: QueryRow + Sync>(&mut self, query: Query, rows: DataStream<T>) {
-        let kept = self.keep_rows.then(|| Arc::new(Mutex::new(Vec::<T>::new())));
+        let kept = self
+            .keep_rows
+            .then(|| Arc::new(Mutex::new(Vec::<T>::new())));
         if let Some(kept) = &kept {
             let kept = Arc::clone(kept);
             self.table = Some(Box::new(move || {

@@ -57,7 +57,8 @@ pub(crate) fn run(cmd: Nexmark) -> anyhow::Result<()> {
                 start.elapsed().as_secs_f64()
             );
             if let Some(path) = side_input {
-                SideInput::generate(strom_nexmark::queries::q13::REFERENCE_ROWS).write_csv(&path)?;
+                SideInput::generate(strom_nexmark::queries::q13::REFERENCE_ROWS)
+                    .write_csv(&path)?;
                 eprintln!("wrote q13's side input to {}", path.display());
             }
             Ok(())

@@ -177,7 +177,14 @@ fn text(s: Cow<'_, str>) -> Text {
 }
 
 /// Parse one JSON line into an event; the error names the field at fault.
+///
+/// Lines in exactly the layout [`write_event`] produces (fields in its order, no
+/// whitespace, no escapes) take a direct path that reads them in place; anything else —
+/// other field orders, whitespace, escapes, errors — goes through `serde_json`.
 pub fn parse_event(line: &[u8]) -> Result<Event, String> {
+    if let Some(event) = fast::parse(line) {
+        return Ok(event);
+    }
     let l: Line<'_> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
     match (l.event_type, l.person, l.auction, l.bid) {
         (0, Some(p), _, _) => Ok(Event::Person(Person {
@@ -221,6 +228,171 @@ pub fn parse_event(line: &[u8]) -> Result<Event, String> {
     }
 }
 
+/// The direct reader of lines laid out as [`write_event`] writes them.
+mod fast {
+    use super::{Auction, Bid, Event, Person, Text};
+    use crate::time::parse_sql_timestamp;
+
+    struct Cursor<'a> {
+        b: &'a [u8],
+        i: usize,
+    }
+
+    impl<'a> Cursor<'a> {
+        #[inline]
+        fn lit(&mut self, s: &[u8]) -> Option<()> {
+            if self.b.get(self.i..self.i + s.len())? == s {
+                self.i += s.len();
+                Some(())
+            } else {
+                None
+            }
+        }
+
+        #[inline]
+        fn int(&mut self) -> Option<i64> {
+            let neg = self.b.get(self.i) == Some(&b'-');
+            if neg {
+                self.i += 1;
+            }
+            let start = self.i;
+            let mut v: i64 = 0;
+            while let Some(&c) = self.b.get(self.i) {
+                if !c.is_ascii_digit() {
+                    break;
+                }
+                v = v.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+                self.i += 1;
+            }
+            if self.i == start {
+                return None;
+            }
+            Some(if neg { -v } else { v })
+        }
+
+        /// The text up to the next quote (the opening one already read), without escapes.
+        #[inline]
+        fn text(&mut self) -> Option<&'a str> {
+            let rest = self.b.get(self.i..)?;
+            let end = memchr::memchr2(b'"', b'\\', rest)?;
+            if rest[end] != b'"' {
+                return None;
+            }
+            let bytes = &rest[..end];
+            // A branch-free minimum (vectorised) rules out control characters.
+            if bytes.iter().fold(0xff, |m: u8, &c| m.min(c)) < 0x20 {
+                return None;
+            }
+            let s = std::str::from_utf8(bytes).ok()?;
+            self.i += end + 1;
+            Some(s)
+        }
+
+        #[inline]
+        fn time(&mut self) -> Option<i64> {
+            parse_sql_timestamp(self.text()?)
+        }
+
+        fn end(&self) -> Option<()> {
+            self.b[self.i..]
+                .iter()
+                .all(u8::is_ascii_whitespace)
+                .then_some(())
+        }
+    }
+
+    pub(super) fn parse(line: &[u8]) -> Option<Event> {
+        let mut c = Cursor { b: line, i: 0 };
+        c.lit(b"{\"event_type\":")?;
+        let event = if c.lit(b"2,\"bid\":{\"auction\":").is_some() {
+            let auction = c.int()?;
+            c.lit(b",\"bidder\":")?;
+            let bidder = c.int()?;
+            c.lit(b",\"price\":")?;
+            let price = c.int()?;
+            c.lit(b",\"channel\":\"")?;
+            let channel = Text::from(c.text()?);
+            c.lit(b",\"url\":\"")?;
+            let url = Text::from(c.text()?);
+            c.lit(b",\"dateTime\":\"")?;
+            let date_time = c.time()?;
+            c.lit(b",\"extra\":\"")?;
+            let extra = Text::from(c.text()?);
+            Event::Bid(Bid {
+                auction,
+                bidder,
+                price,
+                channel,
+                url,
+                date_time,
+                extra,
+            })
+        } else if c.lit(b"1,\"auction\":{\"id\":").is_some() {
+            let id = c.int()?;
+            c.lit(b",\"itemName\":\"")?;
+            let item_name = Text::from(c.text()?);
+            c.lit(b",\"description\":\"")?;
+            let description = Text::from(c.text()?);
+            c.lit(b",\"initialBid\":")?;
+            let initial_bid = c.int()?;
+            c.lit(b",\"reserve\":")?;
+            let reserve = c.int()?;
+            c.lit(b",\"dateTime\":\"")?;
+            let date_time = c.time()?;
+            c.lit(b",\"expires\":\"")?;
+            let expires = c.time()?;
+            c.lit(b",\"seller\":")?;
+            let seller = c.int()?;
+            c.lit(b",\"category\":")?;
+            let category = c.int()?;
+            c.lit(b",\"extra\":\"")?;
+            let extra = Text::from(c.text()?);
+            Event::Auction(Auction {
+                id,
+                item_name,
+                description,
+                initial_bid,
+                reserve,
+                date_time,
+                expires,
+                seller,
+                category,
+                extra,
+            })
+        } else {
+            c.lit(b"0,\"person\":{\"id\":")?;
+            let id = c.int()?;
+            c.lit(b",\"name\":\"")?;
+            let name = Text::from(c.text()?);
+            c.lit(b",\"emailAddress\":\"")?;
+            let email_address = Text::from(c.text()?);
+            c.lit(b",\"creditCard\":\"")?;
+            let credit_card = Text::from(c.text()?);
+            c.lit(b",\"city\":\"")?;
+            let city = Text::from(c.text()?);
+            c.lit(b",\"state\":\"")?;
+            let state = Text::from(c.text()?);
+            c.lit(b",\"dateTime\":\"")?;
+            let date_time = c.time()?;
+            c.lit(b",\"extra\":\"")?;
+            let extra = Text::from(c.text()?);
+            Event::Person(Person {
+                id,
+                name,
+                email_address,
+                credit_card,
+                city,
+                state,
+                date_time,
+                extra,
+            })
+        };
+        c.lit(b"}}")?;
+        c.end()?;
+        Some(event)
+    }
+}
+
 /// The [`LineParser`] of Nexmark JSON-lines files, for
 /// [`LineFileSource`](strom_connectors::file::LineFileSource).
 #[derive(Clone, Copy, Debug, Default)]
@@ -259,6 +431,31 @@ mod tests {
             let v: serde_json::Value = serde_json::from_str(&buf).expect("json");
             assert_eq!(v["event_type"], u64::from(e.event_type()));
         }
+    }
+
+    #[test]
+    fn the_direct_path_reads_what_serde_reads_and_declines_other_layouts() {
+        let g = NexmarkGenerator::new(NexmarkConfig::new(9, 300)).expect("valid");
+        let mut buf = String::new();
+        for e in g.events() {
+            buf.clear();
+            write_event(&mut buf, &e);
+            assert_eq!(fast::parse(buf.as_bytes()).as_ref(), Some(&e));
+            // The same event with its fields reordered and spaced out: serde's path.
+            let v: serde_json::Value = serde_json::from_str(&buf).expect("json");
+            let pretty = serde_json::to_string_pretty(&v).expect("json");
+            assert_eq!(fast::parse(pretty.as_bytes()), None);
+            assert_eq!(parse_event(pretty.as_bytes()), Ok(e));
+        }
+        // Escapes, numbers out of range and trailing garbage are left to serde.
+        let line = br#"{"event_type":2,"bid":{"auction":1,"bidder":2,"price":3,"channel":"a\"b","url":"u","dateTime":"2015-07-15 00:00:00.000","extra":""}}"#;
+        assert_eq!(fast::parse(line), None);
+        assert!(parse_event(line).is_ok());
+        let line = br#"{"event_type":2,"bid":{"auction":99999999999999999999,"bidder":2,"price":3,"channel":"c","url":"u","dateTime":"2015-07-15 00:00:00.000","extra":""}}"#;
+        assert_eq!(fast::parse(line), None);
+        assert!(parse_event(line).is_err());
+        let line = br#"{"event_type":2,"bid":{"auction":1,"bidder":2,"price":3,"channel":"c","url":"u","dateTime":"2015-07-15 00:00:00.000","extra":""}} x"#;
+        assert!(parse_event(line).is_err());
     }
 
     #[test]

@@ -136,15 +136,27 @@ mod tests {
     #[test]
     fn formats_and_parses_known_instants() {
         // 2015-07-15 00:00:00 UTC, the reference's classic base time.
-        assert_eq!(format_sql_timestamp(1_436_918_400_000), "2015-07-15 00:00:00.000");
+        assert_eq!(
+            format_sql_timestamp(1_436_918_400_000),
+            "2015-07-15 00:00:00.000"
+        );
         assert_eq!(format_sql_timestamp(0), "1970-01-01 00:00:00.000");
-        assert_eq!(format_sql_timestamp(951_782_400_123), "2000-02-29 00:00:00.123");
+        assert_eq!(
+            format_sql_timestamp(951_782_400_123),
+            "2000-02-29 00:00:00.123"
+        );
         assert_eq!(
             parse_sql_timestamp("2015-07-15 13:45:07.089"),
             Some(1_436_918_400_000 + ((13 * 60 + 45) * 60 + 7) * 1000 + 89)
         );
-        assert_eq!(parse_sql_timestamp("2015-07-15T00:00:00"), Some(1_436_918_400_000));
-        assert_eq!(parse_sql_timestamp("2015-07-15 00:00:00.5"), Some(1_436_918_400_500));
+        assert_eq!(
+            parse_sql_timestamp("2015-07-15T00:00:00"),
+            Some(1_436_918_400_000)
+        );
+        assert_eq!(
+            parse_sql_timestamp("2015-07-15 00:00:00.5"),
+            Some(1_436_918_400_500)
+        );
         assert_eq!(parse_sql_timestamp("2015-13-15 00:00:00"), None);
         assert_eq!(parse_sql_timestamp("2015-07-15"), None);
         assert_eq!(format_day(1_436_918_400_000 + 86_399_999), "2015-07-15");

@@ -50,8 +50,7 @@ fn flink_table(query: Query) -> Table {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/flink")
         .join(format!("{}.jsonl", query.name()));
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut rows: Table = text
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -66,7 +65,10 @@ fn same_value(a: &Value, b: &Value) -> bool {
         (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
             (Some(x), Some(y)) => x == y,
             _ => {
-                let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+                let (x, y) = (
+                    x.as_f64().unwrap_or(f64::NAN),
+                    y.as_f64().unwrap_or(f64::NAN),
+                );
                 (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
             }
         },
@@ -86,7 +88,10 @@ fn assert_same(query: Query, strom: &Table, flink: &Table) {
     );
     for (i, (s, f)) in strom.iter().zip(flink).enumerate() {
         let same = s.len() == f.len() && s.iter().zip(f).all(|(a, b)| same_value(a, b));
-        assert!(same, "{query}: row {i} differs\n strom: {s:?}\n flink: {f:?}");
+        assert!(
+            same,
+            "{query}: row {i} differs\n strom: {s:?}\n flink: {f:?}"
+        );
     }
 }
 

@@ -86,8 +86,8 @@ impl NexmarkGenerator {
     /// have been created, so that about that many are open at any time.
     fn next_auction_length_ms(&self, number: u64, rng: &mut Rng, ts: Timestamp) -> i64 {
         let current = self.adjusted_number(number);
-        let events_for_auctions = (self.config.num_in_flight_auctions * self.total)
-            / self.config.auction_proportion;
+        let events_for_auctions =
+            (self.config.num_in_flight_auctions * self.total) / self.config.auction_proportion;
         let future_auction = self.timestamp_for(current + events_for_auctions);
         let horizon = future_auction - ts;
         1 + rng.below_i64((horizon * 2).max(1))

@@ -79,7 +79,10 @@ impl NexmarkGenerator {
         let price = next_price(rng);
         let (channel, url) = if rng.below(HOT_CHANNELS_RATIO) > 0 {
             let i = rng.below(HOT_CHANNELS.len() as u64) as usize;
-            (Text::from(HOT_CHANNELS[i]), self.channels.hot_urls[i].clone())
+            (
+                Text::from(HOT_CHANNELS[i]),
+                self.channels.hot_urls[i].clone(),
+            )
         } else {
             let (name, url) = &self.channels.others[rng.below(CHANNELS_NUMBER) as usize];
             (name.clone(), url.clone())

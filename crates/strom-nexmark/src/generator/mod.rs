@@ -154,7 +154,10 @@ mod tests {
         let share = hot_channel as f64 / bids.len() as f64;
         assert!((0.48..0.52).contains(&share), "{share}");
         // Half the bids go to a hot auction (a multiple of 100 above 1000).
-        let hot_auction = bids.iter().filter(|b| (b.auction - 1000) % 100 == 0).count();
+        let hot_auction = bids
+            .iter()
+            .filter(|b| (b.auction - 1000) % 100 == 0)
+            .count();
         let share = hot_auction as f64 / bids.len() as f64;
         assert!((0.49..0.56).contains(&share), "{share}");
         // Bid sizes average about 100 bytes of fields plus padding.

@@ -35,7 +35,11 @@ impl Rng {
     /// Uniform in `[0, n)` for a signed bound (the reference's `nextLong(n)`); 0 if `n <= 0`.
     #[inline]
     pub fn below_i64(&mut self, n: i64) -> i64 {
-        if n <= 0 { 0 } else { self.below(n as u64) as i64 }
+        if n <= 0 {
+            0
+        } else {
+            self.below(n as u64) as i64
+        }
     }
 
     /// Uniform in `[0, 1)`.
@@ -67,6 +71,9 @@ mod tests {
             assert!((0.0..1.0).contains(&f));
         }
         // Each of 5 buckets gets 10 000 ± a few hundred.
-        assert!(counts.iter().all(|&n| (9_500..10_500).contains(&n)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&n| (9_500..10_500).contains(&n)),
+            "{counts:?}"
+        );
     }
 }

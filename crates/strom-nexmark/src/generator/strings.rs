@@ -56,7 +56,12 @@ pub fn next_extra(rng: &mut Rng, current_size: usize, desired_average: usize) ->
     let avg = desired_average - current_size;
     let delta = (avg as f64 * 0.2).round() as usize;
     let min = avg - delta;
-    let size = min + if delta == 0 { 0 } else { rng.below(2 * delta as u64) as usize };
+    let size = min
+        + if delta == 0 {
+            0
+        } else {
+            rng.below(2 * delta as u64) as usize
+        };
     next_exact_string(rng, size)
 }
 
@@ -69,7 +74,10 @@ mod tests {
         let mut rng = Rng::new(1, 2);
         for _ in 0..2000 {
             let s = next_string(&mut rng, 20, ' ');
-            assert!(s.len() < 20 && !s.starts_with(' ') && !s.ends_with(' '), "{s:?}");
+            assert!(
+                s.len() < 20 && !s.starts_with(' ') && !s.ends_with(' '),
+                "{s:?}"
+            );
             assert!(s.chars().all(|c| c == ' ' || c.is_ascii_lowercase()));
             let u = next_string(&mut rng, 5, '_');
             assert!((3..5).contains(&u.len()), "{u:?}");

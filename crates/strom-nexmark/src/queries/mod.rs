@@ -38,14 +38,6 @@
 
 pub mod q0;
 pub mod q1;
-pub mod q2;
-pub mod q3;
-pub mod q4;
-pub mod q5;
-pub mod q7;
-pub mod q8;
-pub mod q9;
-pub mod suite;
 pub mod q11;
 pub mod q12;
 pub mod q13;
@@ -55,9 +47,17 @@ pub mod q16;
 pub mod q17;
 pub mod q18;
 pub mod q19;
+pub mod q2;
 pub mod q20;
 pub mod q21;
 pub mod q22;
+pub mod q3;
+pub mod q4;
+pub mod q5;
+pub mod q7;
+pub mod q8;
+pub mod q9;
+pub mod suite;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
