@@ -80,3 +80,58 @@ fn ctrl_c_stops_an_unbounded_job_cleanly() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("cancelled"), "{err}");
 }
+
+/// `strom nexmark generate` writes the events `strom bench nexmark` generates in-process:
+/// the result tables of a query over the file and over the generator are the same, and the
+/// bench prints its figures on one line per query.
+#[test]
+fn nexmark_bench_over_a_generated_file_equals_the_generator() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    let side = dir.path().join("side.csv");
+    let status = strom()
+        .args(["nexmark", "generate", "--events", "20000", "--seed", "3"])
+        .arg("--out")
+        .arg(&events)
+        .arg("--side-input")
+        .arg(&side)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        std::fs::read_to_string(&events).unwrap().lines().count(),
+        20_000
+    );
+    assert_eq!(
+        std::fs::read_to_string(&side).unwrap().lines().count(),
+        10_000
+    );
+    let bench = |input: Option<&std::path::Path>, out: &str| {
+        let mut cmd = strom();
+        cmd.args(["bench", "nexmark", "--query", "q5,q13", "--events", "20000"])
+            .args(["--seed", "3", "--checkpoint-interval", "1s", "--output"])
+            .arg(dir.path().join(out));
+        if let Some(input) = input {
+            cmd.arg("--input").arg(input).arg("--side-input").arg(&side);
+        }
+        let output = cmd.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let generated = bench(None, "generated");
+    let from_file = bench(Some(&events), "file");
+    for text in [&generated, &from_file] {
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with("q5 events=20000 "), "{text}");
+        assert!(lines[1].starts_with("q13 events=20000 "), "{text}");
+        assert!(lines[0].contains(" events_per_core_s=") && lines[0].contains(" p99_ms="));
+    }
+    for q in ["q5", "q13"] {
+        let a = std::fs::read_to_string(dir.path().join("generated").join(format!("{q}.jsonl")));
+        let b = std::fs::read_to_string(dir.path().join("file").join(format!("{q}.jsonl")));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(!a.is_empty(), "{q}: no rows");
+        assert_eq!(a, b, "{q}");
+    }
+}

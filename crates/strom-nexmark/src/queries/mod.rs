@@ -36,6 +36,8 @@
 //! advance (an event-time mini-batch, as Flink's `table.exec.mini-batch` does by wall
 //! clock), so the final table is the same as Flink's while far fewer rows flow.
 
+mod daily;
+mod mini_batch;
 pub mod q0;
 pub mod q1;
 pub mod q11;
@@ -61,7 +63,7 @@ pub mod suite;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
-use strom_core::{Data, Timestamp};
+use strom_core::{AggregateFunction, Data, Timestamp};
 
 /// A row a query produces.
 pub trait QueryRow: Data {
@@ -100,4 +102,31 @@ pub fn final_table<T: QueryRow>(rows: impl IntoIterator<Item = T>) -> Vec<Vec<Va
     appended.extend(latest.into_values());
     appended.sort_by_cached_key(|r| Value::Array(r.clone()).to_string());
     appended
+}
+
+/// `count(*)` as an aggregate function (q5, q11, q12): the number of elements, whatever
+/// they are.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct CountAll;
+
+impl<T> AggregateFunction<T> for CountAll {
+    type Acc = i64;
+    type Out = i64;
+
+    fn create_accumulator(&self) -> i64 {
+        0
+    }
+
+    #[inline]
+    fn add(&self, count: &mut i64, _: &T) {
+        *count += 1;
+    }
+
+    fn get_result(&self, count: &i64) -> i64 {
+        *count
+    }
+
+    fn merge(&self, a: i64, b: i64) -> i64 {
+        a + b
+    }
 }

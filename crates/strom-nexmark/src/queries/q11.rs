@@ -14,12 +14,12 @@
 //! bounds give the start and end columns.
 
 use crate::model::Event;
-use crate::queries::QueryRow;
+use crate::queries::{CountAll, QueryRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
 use strom_api::DataStream;
-use strom_core::{AggregateFunction, BoxError, Collector, Timestamp};
+use strom_core::{BoxError, Collector, Timestamp};
 use strom_window::{EventTimeSessionWindows, TimeWindow, WindowContext, WindowElements};
 
 /// The session gap: 10 s.
@@ -54,31 +54,6 @@ impl QueryRow for Q11Row {
     }
 }
 
-/// `count(*)`.
-#[derive(Clone, Copy, Debug)]
-struct Count;
-
-impl AggregateFunction<i64> for Count {
-    type Acc = i64;
-    type Out = i64;
-
-    fn create_accumulator(&self) -> i64 {
-        0
-    }
-
-    fn add(&self, acc: &mut i64, _: &i64) {
-        *acc += 1;
-    }
-
-    fn get_result(&self, acc: &i64) -> i64 {
-        *acc
-    }
-
-    fn merge(&self, a: i64, b: i64) -> i64 {
-        a + b
-    }
-}
-
 /// Nexmark q11 over `events`: bids per bidder and 10 s-gap session.
 pub fn q11(events: DataStream<Event>) -> DataStream<Q11Row> {
     events
@@ -94,7 +69,7 @@ pub fn q11(events: DataStream<Event>) -> DataStream<Q11Row> {
             GAP_MS as u64,
         )))
         .aggregate_with_process(
-            Count,
+            CountAll,
             |bidder: &i64,
              ctx: &mut WindowContext<'_, TimeWindow>,
              counts: WindowElements<'_, i64>,

@@ -19,12 +19,12 @@
 //! the query on an unbounded stream, where every window eventually closes.
 
 use crate::model::Event;
-use crate::queries::QueryRow;
+use crate::queries::{CountAll, QueryRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::time::Duration;
 use strom_api::DataStream;
-use strom_core::{AggregateFunction, BoxError, Collector, Timestamp};
+use strom_core::{BoxError, Collector, Timestamp};
 use strom_window::{TimeWindow, TumblingProcessingTimeWindows, WindowContext, WindowElements};
 
 /// The window size: 10 s of processing time.
@@ -59,31 +59,6 @@ impl QueryRow for Q12Row {
     }
 }
 
-/// `count(*)`.
-#[derive(Clone, Copy, Debug)]
-struct Count;
-
-impl AggregateFunction<i64> for Count {
-    type Acc = i64;
-    type Out = i64;
-
-    fn create_accumulator(&self) -> i64 {
-        0
-    }
-
-    fn add(&self, acc: &mut i64, _: &i64) {
-        *acc += 1;
-    }
-
-    fn get_result(&self, acc: &i64) -> i64 {
-        *acc
-    }
-
-    fn merge(&self, a: i64, b: i64) -> i64 {
-        a + b
-    }
-}
-
 /// Nexmark q12 over `events`: bids per bidder per 10 s of processing time.
 pub fn q12(events: DataStream<Event>) -> DataStream<Q12Row> {
     events
@@ -99,7 +74,7 @@ pub fn q12(events: DataStream<Event>) -> DataStream<Q12Row> {
             WINDOW_MS as u64,
         )))
         .aggregate_with_process(
-            Count,
+            CountAll,
             |bidder: &i64,
              ctx: &mut WindowContext<'_, TimeWindow>,
              counts: WindowElements<'_, i64>,

@@ -23,7 +23,8 @@
 //! **Differences from Flink.** None in the result. Upserts per watermark advance instead of
 //! retractions per record; state is kept forever, as in Flink.
 
-use super::q15::{DailyCounts, DailyStats, MiniBatch, PricedBid, day_text};
+use super::daily::{DailyCounts, DailyStats, PricedBid, day_text};
+use super::mini_batch::MiniBatch;
 use crate::model::{Event, Text};
 use crate::queries::QueryRow;
 use crate::time;

@@ -20,7 +20,8 @@
 //! **Differences from Flink.** None in the result. Upserts per watermark advance instead of
 //! retractions per record; state is kept forever, as in Flink.
 
-use super::q15::{MiniBatch, PricedBid, Updating, day_text, price_rank};
+use super::daily::{PricedBid, day_text, price_rank};
+use super::mini_batch::{MiniBatch, Updating};
 use crate::model::{Event, Text};
 use crate::queries::QueryRow;
 use serde::{Deserialize, Serialize};

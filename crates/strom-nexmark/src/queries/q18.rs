@@ -23,7 +23,7 @@
 //! kept once the row is sent (upserts need no retraction). State is kept forever, as in
 //! Flink.
 
-use super::q15::{MiniBatch, Updating};
+use super::mini_batch::{MiniBatch, Updating};
 use crate::model::{Bid, Event, Text};
 use crate::queries::QueryRow;
 use serde::{Deserialize, Serialize};

@@ -25,7 +25,7 @@
 //! forever, as in Flink. [`QueryRow::trigger_time`] is `None`: a row whose bid was pushed
 //! down by a newer bid was triggered by that newer bid, whose time the row does not carry.
 
-use super::q15::{MiniBatch, Updating};
+use super::mini_batch::{MiniBatch, Updating};
 use crate::model::{Bid, Event, Text};
 use crate::queries::QueryRow;
 use serde::{Deserialize, Serialize};

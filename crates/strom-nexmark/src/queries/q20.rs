@@ -27,7 +27,7 @@
 //! assumed unique, as the generator makes them: a second auction with the same id replaces
 //! the first for later bids.
 
-use super::q15::{InPlace, InPlaceState, apply, in_place_state};
+use super::mini_batch::{InPlace, InPlaceState, apply, in_place_state};
 use crate::model::{Auction, Bid, Event, Text};
 use crate::queries::QueryRow;
 use serde::{Deserialize, Serialize};

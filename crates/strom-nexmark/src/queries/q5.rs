@@ -28,7 +28,7 @@
 //! is taken over its output.
 
 use crate::model::Event;
-use crate::queries::QueryRow;
+use crate::queries::{CountAll, QueryRow};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
@@ -74,28 +74,6 @@ pub struct Q5Count {
     pub auction: i64,
     /// Its number of bids in the window.
     pub num: i64,
-}
-
-/// Counts the bids (the window's elements are auction ids).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CountBids;
-
-impl AggregateFunction<i64> for CountBids {
-    type Acc = i64;
-    type Out = i64;
-    fn create_accumulator(&self) -> i64 {
-        0
-    }
-    #[inline]
-    fn add(&self, count: &mut i64, _auction: &i64) {
-        *count += 1;
-    }
-    fn get_result(&self, count: &i64) -> i64 {
-        *count
-    }
-    fn merge(&self, a: i64, b: i64) -> i64 {
-        a + b
-    }
 }
 
 /// The largest count of a window and the auctions that have it.
@@ -154,7 +132,7 @@ pub fn q5(events: DataStream<Event>) -> DataStream<Q5Row> {
         .key_by(|auction: &i64| *auction)
         .window(SlidingEventTimeWindows::of(WINDOW_SIZE, WINDOW_SLIDE))
         .aggregate_with_process(
-            CountBids,
+            CountAll,
             |auction: &i64,
              ctx: &mut WindowContext<'_, TimeWindow>,
              counts: WindowElements<'_, i64>,
