@@ -37,6 +37,8 @@ pub use strom_api::{
     IntervalJoined, JobResult, JoinedStreams, KeyedStream, OperatorStats, StreamEnv,
     WindowedStream,
 };
+/// Complex event processing: patterns over streams (see `docs/cep.md`).
+pub use strom_cep as cep;
 pub use strom_connectors as connectors;
 pub use strom_core as core;
 pub use strom_core::checkpoint::StateBackendConfig;

@@ -49,6 +49,46 @@ pub(crate) enum Example {
         #[arg(long)]
         rate: Option<f64>,
     },
+    /// Three strictly rising temperatures of one sensor (consecutive readings in
+    /// event-time order) within a time window, skip past last event (CEP), over CSV
+    /// `sensor_id,ts_ms,temperature` (no header).
+    RisingTemperatures {
+        /// Input CSV file or directory.
+        #[arg(long, required = true)]
+        input: Vec<PathBuf>,
+        /// Output file: `sensor_id,a_ts,b_ts,c_ts,a_temp,b_temp,c_temp`.
+        #[arg(long)]
+        output: PathBuf,
+        /// The three readings lie within this time (last minus first is less).
+        #[arg(long, value_parser = crate::jobs::duration::parse_duration)]
+        within: std::time::Duration,
+        /// Output file for late readings (their input lines).
+        #[arg(long)]
+        late_output: Option<PathBuf>,
+        /// Bounded out-of-orderness of the watermark.
+        #[arg(long, default_value = "5s", value_parser = crate::jobs::duration::parse_duration)]
+        out_of_orderness: std::time::Duration,
+        /// Watermark emission interval; 0ms emits after every record.
+        #[arg(long, default_value = "200ms", value_parser = crate::jobs::duration::parse_duration)]
+        watermark_interval: std::time::Duration,
+        /// Parallelism of source and pattern matching.
+        #[arg(long, default_value_t = 1)]
+        parallelism: usize,
+        /// Take a checkpoint this often; `--output` then becomes a directory of part files
+        /// committed exactly once.
+        #[arg(long, requires = "checkpoint_dir", value_parser = crate::jobs::duration::parse_duration)]
+        checkpoint_interval: Option<std::time::Duration>,
+        /// Where checkpoints go.
+        #[arg(long, requires = "checkpoint_interval")]
+        checkpoint_dir: Option<PathBuf>,
+        /// Start from `latest` (newest checkpoint in --checkpoint-dir, or the beginning if
+        /// there is none) or from a checkpoint or savepoint directory.
+        #[arg(long)]
+        restore: Option<String>,
+        /// Read at most this many input records per second.
+        #[arg(long)]
+        rate: Option<f64>,
+    },
     /// Per-user login fraud alerts over CSV `user_id,ts_ms,success,lat,lon` (no header):
     /// bursts of failed logins and impossible travel, in event time.
     Fraud {
@@ -147,6 +187,39 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
                 rate,
             };
             let result = crate::jobs::sensors::run(&cfg)?;
+            super::report(&result);
+            Ok(())
+        }
+        Example::RisingTemperatures {
+            input,
+            output,
+            within,
+            late_output,
+            out_of_orderness,
+            watermark_interval,
+            parallelism,
+            checkpoint_interval,
+            checkpoint_dir,
+            restore,
+            rate,
+        } => {
+            if rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+                anyhow::bail!("--rate must be a positive number of records per second");
+            }
+            anyhow::ensure!(!within.is_zero(), "--within must be longer than 0");
+            let cfg = crate::jobs::rising::RisingConfig {
+                input,
+                output,
+                late_output,
+                within,
+                out_of_orderness,
+                watermark_interval,
+                parallelism,
+                checkpointing: checkpoint_interval.zip(checkpoint_dir),
+                restore,
+                rate,
+            };
+            let result = crate::jobs::rising::run(&cfg)?;
             super::report(&result);
             Ok(())
         }

@@ -3,4 +3,5 @@
 pub mod duration;
 pub mod fast_csv;
 pub mod fraud;
+pub mod rising;
 pub mod sensors;

@@ -255,22 +255,28 @@ fn emit_row(
 
 type Line = WithLine<SensorReading>;
 
-/// Build and run the job; returns its result.
-pub fn run(cfg: &SensorsConfig) -> Result<strom_api::JobResult, StromError> {
-    let mut env = StreamEnv::new().with_parallelism(cfg.parallelism.max(1));
+/// The environment of a file job: parallelism, checkpointing (with savepoints served on
+/// request for local directories) and where to restore from. Keep the returned guard
+/// alive while the job runs.
+pub(crate) fn job_env(
+    parallelism: usize,
+    checkpointing: Option<&(Duration, PathBuf)>,
+    restore: Option<&str>,
+) -> Result<(StreamEnv, Option<impl Drop>), StromError> {
+    let mut env = StreamEnv::new().with_parallelism(parallelism.max(1));
     crate::cli::cancel_on_ctrl_c_env(&env);
-    let mut _savepoints = None;
-    if let Some((interval, dir)) = &cfg.checkpointing {
+    let mut savepoints = None;
+    if let Some((interval, dir)) = checkpointing {
         let storage = crate::cli::savepoint::storage_for(dir)?;
         env = env.with_checkpointing(crate::CheckpointConfig::new(*interval, storage));
         if !dir.to_string_lossy().contains("://") {
-            _savepoints = Some(crate::cli::savepoint::serve_requests(&env, dir));
+            savepoints = Some(crate::cli::savepoint::serve_requests(&env, dir));
         }
     }
-    if let Some(restore) = &cfg.restore {
+    if let Some(restore) = restore {
         env = match crate::cli::savepoint::restore_point(
             restore,
-            cfg.checkpointing.as_ref().map(|(_, d)| d.as_path()),
+            checkpointing.map(|(_, d)| d.as_path()),
         )? {
             Some(point) => env.restore_from(point),
             None => {
@@ -279,6 +285,16 @@ pub fn run(cfg: &SensorsConfig) -> Result<strom_api::JobResult, StromError> {
             }
         };
     }
+    Ok((env, savepoints))
+}
+
+/// Build and run the job; returns its result.
+pub fn run(cfg: &SensorsConfig) -> Result<strom_api::JobResult, StromError> {
+    let (env, _savepoints) = job_env(
+        cfg.parallelism,
+        cfg.checkpointing.as_ref(),
+        cfg.restore.as_deref(),
+    )?;
     let source = sensor_source(cfg.input.clone());
     let mut readings = env.from_source(source, "Source: CSV").uid("sensors-source");
     if let Some(rate) = cfg.rate {

@@ -104,6 +104,11 @@ impl<'a, K: Key> KeyedContext<'a, K> {
     pub fn output<X: 'static>(&mut self, tag: &OutputTag<X>, value: X) {
         self.side.emit(tag, Record::new(value, self.timestamp));
     }
+    /// The side outputs themselves, for functions that hand them on (say, to a context of
+    /// their own) or emit with explicit timestamps.
+    pub fn side_outputs(&mut self) -> &mut SideOutputs {
+        self.side
+    }
 
     fn access(&mut self) -> StateAccess<'_, K> {
         StateAccess {

@@ -124,6 +124,29 @@ impl<K: Key, V: Data> ValueState<'_, K, V> {
             .store
             .with_entry::<TtlValue<V>, _>(self.name, self.access.key, |slot| *slot = None)
     }
+
+    /// Read-modify-write the value in place: `f` sees `None` when the value is unset or
+    /// expired, and whatever it leaves in the slot is stored (`None` removes the value).
+    /// On the heap backend nothing is copied, which makes this the way to keep a large
+    /// per-key structure (a buffer, an automaton) in a value state; a value that is kept
+    /// counts as written for its TTL.
+    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Option<V>) -> R) -> Result<R> {
+        let (ttl, now) = (self.ttl, self.access.now);
+        self.access
+            .store
+            .with_entry::<TtlValue<V>, _>(self.name, self.access.key, |slot| {
+                if slot.as_ref().is_some_and(|v| v.expires <= now) {
+                    *slot = None;
+                }
+                let mut value = slot.take().map(|v| v.value);
+                let r = f(&mut value);
+                *slot = value.map(|value| TtlValue {
+                    value,
+                    expires: expiry(ttl, now),
+                });
+                r
+            })
+    }
 }
 
 /// A list of values of the current key (Flink's `ListState`); TTL applies per element.

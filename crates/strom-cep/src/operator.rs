@@ -1,0 +1,279 @@
+//! The CEP operator (Flink's `CepOperator`), written as a [`KeyedProcessFunction`].
+//!
+//! Per key it keeps one value state, [`CEP_STATE`]: the events waiting for the watermark
+//! (a map from timestamp to events, in arrival order) and the NFA's runs with their shared
+//! buffer. Keyed state and timers are checkpointed and rescaled by the keyed process
+//! operator, so a CEP job recovers mid-pattern like any keyed job.
+//!
+//! **Event time.** An element whose timestamp is at or below the watermark is late: it
+//! goes to the late-data side output if there is one and is dropped otherwise. Other
+//! elements wait in the key's queue; a timer at their timestamp fires once the watermark
+//! reaches it, and then every queued timestamp up to the watermark is processed in order
+//! (first the NFA's time advances to it, timing out runs whose window ended, then its
+//! events run through the NFA in arrival order), and finally the NFA's time advances to
+//! the watermark. A timer at the earliest window end of the key's live runs makes
+//! timeouts fire as soon as the watermark passes them.
+//!
+//! **Processing time.** Elements are processed on arrival, stamped with the processing
+//! time; a processing-time timer at the earliest window end times out runs even when no
+//! further element arrives (Flink only notices them at the next element).
+
+use crate::compiler::Nfa;
+use crate::function::{PatternContext, PatternProcessFunction};
+use crate::matches::Match;
+use crate::nfa::{NfaRuns, Output};
+use crate::{CepError, Pattern};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use strom_core::{BoxError, Collector, Data, Key, OutputTag, TaskInfo};
+use strom_process::{KeyedContext, KeyedProcessFunction, TimeDomain};
+use strom_state::ValueStateDescriptor;
+use strom_types::{NO_TIMESTAMP, Timestamp};
+
+/// The name of the CEP operator's keyed state.
+pub const CEP_STATE: &str = "cep";
+
+/// One key's CEP state.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(bound(
+    serialize = "T: Serialize",
+    deserialize = "T: serde::de::DeserializeOwned"
+))]
+struct KeyState<T> {
+    /// Events waiting for the watermark, by timestamp, in arrival order.
+    queue: BTreeMap<i64, Vec<T>>,
+    runs: NfaRuns<T>,
+    /// Sequence number of the key's next event (Flink's `EventId`).
+    next_seq: u64,
+    /// The timeout timer currently registered, if any.
+    timeout_timer: Option<i64>,
+}
+
+/// A match or a timed-out partial match, with its timestamp, in emission order.
+enum Found<T> {
+    Match(Match<T>, i64),
+    Timeout(Match<T>, i64),
+}
+
+fn collect<T>(o: &mut Output<T>, ts: i64, found: &mut Vec<Found<T>>) {
+    found.extend(o.matches.drain(..).map(|m| Found::Match(m, ts)));
+    found.extend(o.timeouts.drain(..).map(|(m, at)| Found::Timeout(m, at)));
+}
+
+/// The CEP operator's function: runs a compiled pattern per key and hands matches to `F`.
+pub(crate) struct CepFunction<T, F> {
+    nfa: Result<Arc<Nfa<T>>, CepError>,
+    function: F,
+    late: Option<OutputTag<T>>,
+    processing_time: bool,
+    state: ValueStateDescriptor<KeyState<T>>,
+    late_dropped: u64,
+}
+
+impl<T, F: Clone> Clone for CepFunction<T, F> {
+    fn clone(&self) -> Self {
+        CepFunction {
+            nfa: self.nfa.clone(),
+            function: self.function.clone(),
+            late: self.late.clone(),
+            processing_time: self.processing_time,
+            state: ValueStateDescriptor::new(CEP_STATE),
+            late_dropped: 0,
+        }
+    }
+}
+
+impl<T: Data, F> CepFunction<T, F> {
+    pub(crate) fn new(
+        pattern: &Pattern<T>,
+        function: F,
+        late: Option<OutputTag<T>>,
+        processing_time: bool,
+    ) -> Self {
+        CepFunction {
+            nfa: crate::compiler::compile(pattern).map(Arc::new),
+            function,
+            late,
+            processing_time,
+            state: ValueStateDescriptor::new(CEP_STATE),
+            late_dropped: 0,
+        }
+    }
+}
+
+impl<T: Data, F> CepFunction<T, F> {
+    fn nfa(&self) -> Result<Arc<Nfa<T>>, BoxError> {
+        self.nfa.clone().map_err(|e| Box::new(e) as BoxError)
+    }
+
+    /// Run `body` on the key's state (created when absent), drop the state when nothing is
+    /// left in it, and (re)register the timeout timer.
+    fn with_key_state<K: Key>(
+        &self,
+        nfa: &Nfa<T>,
+        ctx: &mut KeyedContext<'_, K>,
+        body: impl FnOnce(&mut KeyState<T>) -> Result<(), CepError>,
+    ) -> Result<Option<i64>, BoxError> {
+        let mut result = Ok(());
+        let mut new_timer = None;
+        ctx.value_state(&self.state).modify(|slot| {
+            let st = slot.get_or_insert_with(|| KeyState {
+                queue: BTreeMap::new(),
+                runs: NfaRuns::new(nfa),
+                next_seq: 0,
+                timeout_timer: None,
+            });
+            result = body(st);
+            let next = st.runs.next_timeout(nfa);
+            if next != st.timeout_timer {
+                new_timer = next;
+                st.timeout_timer = next;
+            }
+            if st.queue.is_empty() && st.runs.is_idle() {
+                *slot = None;
+            }
+        })?;
+        result?;
+        Ok(new_timer)
+    }
+
+    fn register_timeout<K: Key>(&self, ctx: &mut KeyedContext<'_, K>, at: Option<i64>) {
+        if let Some(at) = at {
+            if self.processing_time {
+                ctx.timer_service().register_processing_time_timer(at);
+            } else {
+                ctx.timer_service().register_event_time_timer(at);
+            }
+        }
+    }
+}
+
+impl<T, F> CepFunction<T, F> {
+    fn emit<K: Key, O>(
+        function: &mut F,
+        found: Vec<Found<T>>,
+        processing_time: bool,
+        ctx: &mut KeyedContext<'_, K>,
+        out: &mut Collector<'_, O>,
+    ) -> Result<(), BoxError>
+    where
+        F: PatternProcessFunction<T, O>,
+    {
+        let now = ctx.current_processing_time();
+        for f in found {
+            let (m, ts, timeout) = match f {
+                Found::Match(m, ts) => (m, ts, false),
+                Found::Timeout(m, ts) => (m, ts, true),
+            };
+            let ts = if processing_time { NO_TIMESTAMP } else { ts };
+            out.set_timestamp(ts);
+            let mut pctx = PatternContext::new(ts, now, ctx.side_outputs());
+            if timeout {
+                function.process_timed_out_match(m, &mut pctx, out)?;
+            } else {
+                function.process_match(m, &mut pctx, out)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<K, T, O, F> KeyedProcessFunction<K, T, O> for CepFunction<T, F>
+where
+    K: Key,
+    T: Data,
+    F: PatternProcessFunction<T, O>,
+{
+    fn open(&mut self, _info: &TaskInfo) -> Result<(), BoxError> {
+        self.nfa().map(|_| ())
+    }
+
+    fn process_element(
+        &mut self,
+        value: T,
+        ctx: &mut KeyedContext<'_, K>,
+        out: &mut Collector<'_, O>,
+    ) -> Result<(), BoxError> {
+        let nfa = self.nfa()?;
+        if self.processing_time {
+            let now = ctx.current_processing_time();
+            let mut found = Vec::new();
+            let timer = self.with_key_state(&nfa, ctx, |st| {
+                let mut o = Output::default();
+                st.runs.advance_time(&nfa, now, &mut o)?;
+                collect(&mut o, now, &mut found);
+                let seq = st.next_seq;
+                st.next_seq += 1;
+                st.runs.process(&nfa, value, now, seq, now, &mut o)?;
+                collect(&mut o, now, &mut found);
+                Ok(())
+            })?;
+            self.register_timeout(ctx, timer);
+            return Self::emit(&mut self.function, found, true, ctx, out);
+        }
+        let Some(ts) = ctx.timestamp() else {
+            return Err(Box::new(CepError::NoTimestamp));
+        };
+        if ts <= ctx.current_watermark() {
+            match &self.late {
+                Some(tag) => ctx.output(tag, value),
+                None => self.late_dropped += 1,
+            }
+            return Ok(());
+        }
+        let mut first_at_ts = false;
+        let timer = self.with_key_state(&nfa, ctx, |st| {
+            let q = st.queue.entry(ts).or_default();
+            first_at_ts = q.is_empty();
+            q.push(value);
+            Ok(())
+        })?;
+        if first_at_ts {
+            ctx.timer_service().register_event_time_timer(ts);
+        }
+        self.register_timeout(ctx, timer);
+        Ok(())
+    }
+
+    fn on_timer(
+        &mut self,
+        _timestamp: Timestamp,
+        ctx: &mut KeyedContext<'_, K>,
+        out: &mut Collector<'_, O>,
+    ) -> Result<(), BoxError> {
+        let nfa = self.nfa()?;
+        let processing = ctx.time_domain() == Some(TimeDomain::ProcessingTime);
+        let upto = if processing {
+            ctx.current_processing_time()
+        } else {
+            ctx.current_watermark()
+        };
+        let now = ctx.current_processing_time();
+        let mut found = Vec::new();
+        let timer = self.with_key_state(&nfa, ctx, |st| {
+            let mut o = Output::default();
+            st.timeout_timer = None;
+            while let Some(entry) = st.queue.first_entry() {
+                let ts = *entry.key();
+                if ts > upto {
+                    break;
+                }
+                let events = entry.remove();
+                st.runs.advance_time(&nfa, ts, &mut o)?;
+                collect(&mut o, ts, &mut found);
+                for e in events {
+                    let seq = st.next_seq;
+                    st.next_seq += 1;
+                    st.runs.process(&nfa, e, ts, seq, now, &mut o)?;
+                    collect(&mut o, ts, &mut found);
+                }
+            }
+            st.runs.advance_time(&nfa, upto, &mut o)?;
+            collect(&mut o, upto, &mut found);
+            Ok(())
+        })?;
+        self.register_timeout(ctx, timer);
+        Self::emit(&mut self.function, found, processing, ctx, out)
+    }
+}
