@@ -1,4 +1,4 @@
-//! `strom example sensors` over Flink's golden input equals Flink's own outputs
+//! `strom example sensors` and `rising-temperatures` over Flink's golden input equal Flink's own outputs
 //! (tests/data/golden, copied from ../shared/golden): rows exact, avg within 1e-9 relative.
 
 #![allow(clippy::unwrap_used)]
@@ -142,4 +142,39 @@ fn sql_hop() {
 #[test]
 fn sql_session() {
     sql("session:3s", "sql_session.ms.csv");
+}
+
+/// CEP: `strom example rising-temperatures` (three strictly rising readings within a
+/// minute, skip past last event) equals Flink SQL's MATCH_RECOGNIZE over the same input
+/// with the same watermark (`ts - 5 s`), row for row.
+#[test]
+fn sql_match_recognize() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.csv");
+    let res = Command::new(env!("CARGO_BIN_EXE_strom"))
+        .args(["example", "rising-temperatures", "--input"])
+        .arg(golden("input.csv"))
+        .arg("--output")
+        .arg(&out)
+        .args([
+            "--within",
+            "1m",
+            "--out-of-orderness",
+            "4999ms",
+            "--watermark-interval",
+            "0ms",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let (got, want) = (
+        sorted_lines(&out),
+        sorted_lines(&golden("sql_match_recognize.ms.csv")),
+    );
+    assert_eq!(want.len(), 2789);
+    assert_eq!(got, want);
 }

@@ -54,6 +54,8 @@ mod condition;
 mod function;
 mod matches;
 mod nfa;
+#[cfg(test)]
+mod nfa_tests;
 mod operator;
 mod pattern;
 mod skip;
