@@ -111,6 +111,7 @@ impl<T> SharedBuffer<T> {
     }
 
     /// Number of buffered events and nodes (for tests and metrics).
+    #[cfg(test)]
     pub(crate) fn sizes(&self) -> (usize, usize) {
         (self.events.len(), self.nodes.len())
     }

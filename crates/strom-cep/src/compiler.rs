@@ -205,6 +205,15 @@ struct Compiler<'p, T> {
     original_state_map: HashMap<StateId, StateId>,
 }
 
+/// Where the compiler is: the stage sequence, the current stage's index in it, the stage
+/// after it and the group it is in.
+type Cursor<'p, T> = (
+    &'p [Stage<T>],
+    usize,
+    Option<&'p Stage<T>>,
+    Option<&'p Stage<T>>,
+);
+
 /// `until` folded into a condition: `!until && cond`; for a take edge without a
 /// condition, `!until`.
 fn extend_with_until<T>(
@@ -603,15 +612,7 @@ impl<'p, T> Compiler<'p, T> {
         single
     }
 
-    fn enter_group(
-        &mut self,
-        group: &'p Stage<T>,
-    ) -> (
-        &'p [Stage<T>],
-        usize,
-        Option<&'p Stage<T>>,
-        Option<&'p Stage<T>>,
-    ) {
+    fn enter_group(&mut self, group: &'p Stage<T>) -> Cursor<'p, T> {
         let saved = (self.seq, self.idx, self.following, self.group);
         if let StageKind::Group(p) = &group.kind {
             self.seq = &p.stages;
@@ -621,15 +622,7 @@ impl<'p, T> Compiler<'p, T> {
         saved
     }
 
-    fn leave_group(
-        &mut self,
-        saved: (
-            &'p [Stage<T>],
-            usize,
-            Option<&'p Stage<T>>,
-            Option<&'p Stage<T>>,
-        ),
-    ) {
+    fn leave_group(&mut self, saved: Cursor<'p, T>) {
         (self.seq, self.idx, self.following, self.group) = saved;
     }
 

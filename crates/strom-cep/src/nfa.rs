@@ -55,6 +55,24 @@ pub(crate) struct NfaRuns<T> {
     partial: Vec<Run>,
     completed: Vec<Run>,
     buffer: SharedBuffer<T>,
+    /// Working vectors reused from event to event (not part of the state).
+    #[serde(skip)]
+    scratch: Scratch,
+}
+
+/// An edge an event reaches: action, source, target, and for a take the final state the
+/// run could proceed to.
+type Edge = (Action, StateId, StateId, Option<StateId>);
+
+/// Vectors `process` needs for every event, kept so that a steady stream allocates none.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    runs: Vec<Run>,
+    next: Vec<Run>,
+    retain: Vec<Run>,
+    edges: Vec<Edge>,
+    stack: Vec<StateId>,
+    final_stack: Vec<StateId>,
 }
 
 /// What processing an event or advancing time produced.
@@ -84,6 +102,7 @@ impl<T: Clone> NfaRuns<T> {
             partial: vec![Run::start(nfa.start)],
             completed: Vec::new(),
             buffer: SharedBuffer::default(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -93,6 +112,7 @@ impl<T: Clone> NfaRuns<T> {
     }
 
     /// Number of live partial matches (without the start run).
+    #[cfg(test)]
     pub(crate) fn live_runs(&self) -> usize {
         self.partial
             .iter()
@@ -101,6 +121,7 @@ impl<T: Clone> NfaRuns<T> {
     }
 
     /// (events, nodes) in the shared buffer.
+    #[cfg(test)]
     pub(crate) fn buffer_sizes(&self) -> (usize, usize) {
         self.buffer.sizes()
     }
@@ -141,12 +162,13 @@ impl<T: Clone> NfaRuns<T> {
         out: &mut Output<T>,
     ) -> Result<(), CepError> {
         let ev = self.buffer.add_event(event, seq);
-        let runs = std::mem::take(&mut self.partial);
-        let mut partial = Vec::with_capacity(runs.len() + 1);
+        let mut runs = std::mem::take(&mut self.partial);
+        let mut partial = std::mem::take(&mut self.scratch.runs);
+        let mut next = std::mem::take(&mut self.scratch.next);
+        let mut retain = std::mem::take(&mut self.scratch.retain);
+        partial.clear();
         let mut potential = Vec::new();
-        let mut next = Vec::new();
-        let mut retain = Vec::new();
-        for run in runs {
+        for run in runs.drain(..) {
             next.clear();
             self.next_runs(nfa, &run, ev, ts, seq, processing_time, &mut next);
             let from_start = nfa.kind(run.state) == StateKind::Start;
@@ -173,6 +195,9 @@ impl<T: Clone> NfaRuns<T> {
                 partial.append(&mut retain);
             }
         }
+        self.scratch.runs = runs;
+        self.scratch.next = next;
+        self.scratch.retain = retain;
         partial.sort_by_key(Run::order);
         let result = self.emit_matches(nfa, potential, &mut partial, out);
         self.partial = partial;
@@ -194,11 +219,11 @@ impl<T: Clone> NfaRuns<T> {
     ) {
         // Decide with the buffer read-only: which take/ignore edges the event reaches, and
         // for each take whether the run could then proceed to the final state.
-        let mut edges: Vec<(Action, StateId, StateId, Option<StateId>)> = Vec::new();
-        {
-            let Some(event) = self.buffer.event(ev) else {
-                return;
-            };
+        let mut edges = std::mem::take(&mut self.scratch.edges);
+        let mut stack = std::mem::take(&mut self.scratch.stack);
+        let mut final_stack = std::mem::take(&mut self.scratch.final_stack);
+        edges.clear();
+        if let Some(event) = self.buffer.event(ev) {
             let ctx = Context::new(
                 &self.buffer,
                 run.node,
@@ -206,7 +231,8 @@ impl<T: Clone> NfaRuns<T> {
                 ts,
                 processing_time,
             );
-            let mut stack = vec![run.state];
+            stack.clear();
+            stack.push(run.state);
             while let Some(s) = stack.pop() {
                 for t in &nfa.states[s as usize].transitions {
                     if t.condition.test(event, &ctx) {
@@ -214,7 +240,13 @@ impl<T: Clone> NfaRuns<T> {
                             Action::Proceed => stack.push(t.target),
                             Action::Ignore => edges.push((t.action, t.source, t.target, None)),
                             Action::Take => {
-                                let fin = final_after_proceed(nfa, t.target, event, &ctx);
+                                let fin = final_after_proceed(
+                                    nfa,
+                                    t.target,
+                                    event,
+                                    &ctx,
+                                    &mut final_stack,
+                                );
                                 edges.push((t.action, t.source, t.target, fin));
                             }
                         }
@@ -222,8 +254,10 @@ impl<T: Clone> NfaRuns<T> {
                 }
             }
         }
+        self.scratch.stack = stack;
+        self.scratch.final_stack = final_stack;
         let from_start = nfa.kind(run.state) == StateKind::Start;
-        for (action, source, target, fin) in edges {
+        for &(action, source, target, fin) in &edges {
             match action {
                 Action::Ignore => {
                     if !from_start {
@@ -263,6 +297,7 @@ impl<T: Clone> NfaRuns<T> {
             next.push(Run::start(run.state));
         }
         self.buffer.release(run.node);
+        self.scratch.edges = edges;
     }
 
     /// Emit the completed matches that no earlier run can precede, pruning per the skip
@@ -361,8 +396,10 @@ fn final_after_proceed<T>(
     state: StateId,
     event: &T,
     ctx: &Context<'_, T>,
+    stack: &mut Vec<StateId>,
 ) -> Option<StateId> {
-    let mut stack = vec![state];
+    stack.clear();
+    stack.push(state);
     while let Some(s) = stack.pop() {
         for t in &nfa.states[s as usize].transitions {
             if t.action == Action::Proceed && t.condition.test(event, ctx) {

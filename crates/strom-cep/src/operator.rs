@@ -1,14 +1,15 @@
 //! The CEP operator (Flink's `CepOperator`), written as a [`KeyedProcessFunction`].
 //!
 //! Per key it keeps one value state, [`CEP_STATE`]: the events waiting for the watermark
-//! (a map from timestamp to events, in arrival order) and the NFA's runs with their shared
+//! (sorted by timestamp, ties in arrival order) and the NFA's runs with their shared
 //! buffer. Keyed state and timers are checkpointed and rescaled by the keyed process
 //! operator, so a CEP job recovers mid-pattern like any keyed job.
 //!
 //! **Event time.** An element whose timestamp is at or below the watermark is late: it
 //! goes to the late-data side output if there is one and is dropped otherwise. Other
-//! elements wait in the key's queue; a timer at their timestamp fires once the watermark
-//! reaches it, and then every queued timestamp up to the watermark is processed in order
+//! elements wait in the key's queue; a timer at the earliest queued timestamp fires once
+//! the watermark reaches it (one timer per key, not one per event as in Flink), and then
+//! every queued timestamp up to the watermark is processed in order
 //! (first the NFA's time advances to it, timing out runs whose window ended, then its
 //! events run through the NFA in arrival order), and finally the NFA's time advances to
 //! the watermark. A timer at the earliest window end of the key's live runs makes
@@ -24,7 +25,7 @@ use crate::matches::Match;
 use crate::nfa::{NfaRuns, Output};
 use crate::{CepError, Pattern};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use strom_core::{BoxError, Collector, Data, Key, OutputTag, TaskInfo};
 use strom_process::{KeyedContext, KeyedProcessFunction, TimeDomain};
@@ -41,8 +42,9 @@ pub const CEP_STATE: &str = "cep";
     deserialize = "T: serde::de::DeserializeOwned"
 ))]
 struct KeyState<T> {
-    /// Events waiting for the watermark, by timestamp, in arrival order.
-    queue: BTreeMap<i64, Vec<T>>,
+    /// Events waiting for the watermark, sorted by timestamp, ties in arrival order. An
+    /// event-time timer is registered at the first one's timestamp.
+    queue: VecDeque<(i64, T)>,
     runs: NfaRuns<T>,
     /// Sequence number of the key's next event (Flink's `EventId`).
     next_seq: u64,
@@ -119,7 +121,7 @@ impl<T: Data, F> CepFunction<T, F> {
         let mut new_timer = None;
         ctx.value_state(&self.state).modify(|slot| {
             let st = slot.get_or_insert_with(|| KeyState {
-                queue: BTreeMap::new(),
+                queue: VecDeque::new(),
                 runs: NfaRuns::new(nfa),
                 next_seq: 0,
                 timeout_timer: None,
@@ -222,14 +224,15 @@ where
             }
             return Ok(());
         }
-        let mut first_at_ts = false;
+        let mut new_first = false;
         let timer = self.with_key_state(&nfa, ctx, |st| {
-            let q = st.queue.entry(ts).or_default();
-            first_at_ts = q.is_empty();
-            q.push(value);
+            // Mostly in order: find the slot from the back.
+            let at = st.queue.partition_point(|(t, _)| *t <= ts);
+            new_first = at == 0;
+            st.queue.insert(at, (ts, value));
             Ok(())
         })?;
-        if first_at_ts {
+        if new_first {
             ctx.timer_service().register_event_time_timer(ts);
         }
         self.register_timeout(ctx, timer);
@@ -251,28 +254,32 @@ where
         };
         let now = ctx.current_processing_time();
         let mut found = Vec::new();
+        let mut first_left = None;
         let timer = self.with_key_state(&nfa, ctx, |st| {
             let mut o = Output::default();
             st.timeout_timer = None;
-            while let Some(entry) = st.queue.first_entry() {
-                let ts = *entry.key();
-                if ts > upto {
-                    break;
-                }
-                let events = entry.remove();
+            while st.queue.front().is_some_and(|(t, _)| *t <= upto) {
+                let ts = st.queue.front().map_or(upto, |(t, _)| *t);
                 st.runs.advance_time(&nfa, ts, &mut o)?;
                 collect(&mut o, ts, &mut found);
-                for e in events {
+                while st.queue.front().is_some_and(|(t, _)| *t == ts) {
+                    let Some((_, e)) = st.queue.pop_front() else {
+                        break;
+                    };
                     let seq = st.next_seq;
                     st.next_seq += 1;
                     st.runs.process(&nfa, e, ts, seq, now, &mut o)?;
                     collect(&mut o, ts, &mut found);
                 }
             }
+            first_left = st.queue.front().map(|(t, _)| *t);
             st.runs.advance_time(&nfa, upto, &mut o)?;
             collect(&mut o, upto, &mut found);
             Ok(())
         })?;
+        if let Some(t) = first_left {
+            ctx.timer_service().register_event_time_timer(t);
+        }
         self.register_timeout(ctx, timer);
         Self::emit(&mut self.function, found, processing, ctx, out)
     }
