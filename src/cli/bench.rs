@@ -5,6 +5,9 @@ use std::time::Instant;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum Bench {
+    /// A three-step CEP pattern per key over generated events: events/s, per core, peak
+    /// memory, matches.
+    Cep(super::bench_cep::CepBench),
     /// Keyed state with checkpoints: throughput, checkpoint duration and size, bytes
     /// written, recovery time (`--restore`).
     Checkpoint(super::bench_checkpoint::CheckpointBench),
@@ -110,6 +113,7 @@ fn median_rate(
 pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
     use crate::prelude::*;
     match bench {
+        Bench::Cep(b) => super::bench_cep::run(b),
         Bench::Checkpoint(b) => super::bench_checkpoint::run(b),
         Bench::Nexmark(b) => super::bench_nexmark::run(b),
         Bench::State {

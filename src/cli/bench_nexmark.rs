@@ -402,12 +402,12 @@ impl<T: QueryRow> crate::SinkWriter<T> for BenchWriter<T> {
 }
 
 /// Reset the process's peak resident set size (Linux `clear_refs` 5).
-fn reset_peak_rss() {
+pub(crate) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// Peak resident set size since the last reset, bytes (Linux `VmHWM`).
-fn peak_rss() -> Option<u64> {
+pub(crate) fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -415,7 +415,7 @@ fn peak_rss() -> Option<u64> {
 }
 
 /// CPU time (user + system) this process has used, seconds (Linux `/proc/self/stat`).
-fn cpu_seconds() -> Option<f64> {
+pub(crate) fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let rest = &stat[stat.rfind(')')? + 2..];

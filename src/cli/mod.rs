@@ -2,6 +2,7 @@
 //! `strom bench …` measures throughput.
 
 mod bench;
+mod bench_cep;
 mod bench_checkpoint;
 mod bench_nexmark;
 mod example;

@@ -191,6 +191,16 @@ where
         self.nfa().map(|_| ())
     }
 
+    fn close(&mut self) -> Result<(), BoxError> {
+        if self.late_dropped > 0 {
+            tracing::warn!(
+                dropped = self.late_dropped,
+                "CEP dropped late events (timestamp at or below the watermark); side_output_late_data keeps them"
+            );
+        }
+        Ok(())
+    }
+
     fn process_element(
         &mut self,
         value: T,
