@@ -58,6 +58,7 @@ mod nfa;
 mod nfa_tests;
 mod operator;
 mod pattern;
+mod queue;
 mod skip;
 mod stream;
 

@@ -17,6 +17,7 @@ use crate::buffer::{EventIdx, NodeIdx, SharedBuffer};
 use crate::compiler::{Action, Nfa, StateId, StateKind};
 use crate::condition::Context;
 use crate::matches::Match;
+use crate::queue::JavaHeap;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -41,7 +42,8 @@ impl Run {
             start_event: None,
         }
     }
-    /// Emission order: by first event, the start run last.
+    /// Priority: by first event, the start run last (Flink's
+    /// `COMPUTATION_STATE_COMPARATOR`; ties are ordered by the heap, as in Flink).
     fn order(&self) -> u64 {
         self.start_event.unwrap_or(u64::MAX)
     }
@@ -52,8 +54,8 @@ impl Run {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(bound(serialize = "T: Serialize", deserialize = "T: Deserialize<'de>"))]
 pub(crate) struct NfaRuns<T> {
-    partial: Vec<Run>,
-    completed: Vec<Run>,
+    partial: JavaHeap<Run>,
+    completed: JavaHeap<Run>,
     buffer: SharedBuffer<T>,
     /// Working vectors reused from event to event (not part of the state).
     #[serde(skip)]
@@ -67,7 +69,7 @@ type Edge = (Action, StateId, StateId, Option<StateId>);
 /// Vectors `process` needs for every event, kept so that a steady stream allocates none.
 #[derive(Clone, Debug, Default)]
 struct Scratch {
-    runs: Vec<Run>,
+    runs: JavaHeap<Run>,
     next: Vec<Run>,
     retain: Vec<Run>,
     edges: Vec<Edge>,
@@ -98,9 +100,11 @@ impl<T> Default for Output<T> {
 impl<T: Clone> NfaRuns<T> {
     /// The initial state: the start run only.
     pub(crate) fn new(nfa: &Nfa<T>) -> Self {
+        let mut partial = JavaHeap::new();
+        partial.push(Run::start(nfa.start), Run::order);
         NfaRuns {
-            partial: vec![Run::start(nfa.start)],
-            completed: Vec::new(),
+            partial,
+            completed: JavaHeap::new(),
             buffer: SharedBuffer::default(),
             scratch: Scratch::default(),
         }
@@ -167,8 +171,8 @@ impl<T: Clone> NfaRuns<T> {
         let mut next = std::mem::take(&mut self.scratch.next);
         let mut retain = std::mem::take(&mut self.scratch.retain);
         partial.clear();
-        let mut potential = Vec::new();
-        for run in runs.drain(..) {
+        let mut potential = JavaHeap::new();
+        for run in runs.drain() {
             next.clear();
             self.next_runs(nfa, &run, ev, ts, seq, processing_time, &mut next);
             let from_start = nfa.kind(run.state) == StateKind::Start;
@@ -179,7 +183,7 @@ impl<T: Clone> NfaRuns<T> {
                     out.new_run = true;
                 }
                 match nfa.kind(n.state) {
-                    StateKind::Final => potential.push(n),
+                    StateKind::Final => potential.push(n, Run::order),
                     StateKind::Stop => {
                         discard = true;
                         self.buffer.release(n.node);
@@ -192,13 +196,14 @@ impl<T: Clone> NfaRuns<T> {
                     self.buffer.release(r.node);
                 }
             } else {
-                partial.append(&mut retain);
+                for r in retain.drain(..) {
+                    partial.push(r, Run::order);
+                }
             }
         }
         self.scratch.runs = runs;
         self.scratch.next = next;
         self.scratch.retain = retain;
-        partial.sort_by_key(Run::order);
         let result = self.emit_matches(nfa, potential, &mut partial, out);
         self.partial = partial;
         self.buffer.release_if_unused(ev);
@@ -305,39 +310,36 @@ impl<T: Clone> NfaRuns<T> {
     fn emit_matches(
         &mut self,
         nfa: &Nfa<T>,
-        potential: Vec<Run>,
-        partial: &mut Vec<Run>,
+        potential: JavaHeap<Run>,
+        partial: &mut JavaHeap<Run>,
         out: &mut Output<T>,
     ) -> Result<(), CepError> {
-        if potential.is_empty() && self.completed.is_empty() {
-            return Ok(());
+        for r in potential.iter() {
+            self.completed.push(*r, Run::order);
         }
-        self.completed.extend(potential);
-        self.completed.sort_by_key(Run::order);
-        while let Some(earliest) = self.completed.first().copied() {
-            if nfa.skip.is_skip()
-                && partial
-                    .first()
-                    .is_some_and(|p| earliest.order() > p.order())
-            {
+        while let Some(earliest) = self.completed.peek().copied() {
+            if nfa.skip.is_skip() && partial.peek().is_some_and(|p| earliest.order() > p.order()) {
                 break;
             }
-            self.completed.remove(0);
+            self.completed.pop(Run::order);
             let path = self.buffer.path(earliest.node);
             let pruning = nfa.skip.pruning_event(
                 path.iter()
                     .map(|(s, _, seq)| (&*nfa.stage_names[*s as usize], *seq)),
             )?;
             if let Some(p) = pruning {
-                for list in [&mut *partial, &mut self.completed] {
+                for heap in [&mut *partial, &mut self.completed] {
                     let buffer = &mut self.buffer;
-                    list.retain(|r| match r.start_event {
-                        Some(start) if nfa.skip.prunes(start, p) => {
-                            buffer.release(r.node);
-                            false
-                        }
-                        _ => true,
-                    });
+                    heap.remove_where(
+                        |r| match r.start_event {
+                            Some(start) if nfa.skip.prunes(start, p) => {
+                                buffer.release(r.node);
+                                true
+                            }
+                            _ => false,
+                        },
+                        Run::order,
+                    );
                 }
             }
             out.matches.push(self.materialize(nfa, earliest.node));
@@ -357,22 +359,22 @@ impl<T: Clone> NfaRuns<T> {
         if nfa.window.is_none() && nfa.state_windows.iter().all(Option::is_none) {
             return Ok(());
         }
-        let runs = std::mem::take(&mut self.partial);
-        let mut partial = Vec::with_capacity(runs.len());
-        let mut potential = Vec::new();
-        for run in runs {
+        let mut runs = std::mem::take(&mut self.partial);
+        let mut partial = JavaHeap::new();
+        let mut potential = JavaHeap::new();
+        for run in runs.drain() {
             let kind = nfa.kind(run.state);
             if kind == StateKind::Start {
-                partial.push(run);
+                partial.push(run, Run::order);
                 continue;
             }
             let previous = nfa.state_windows[run.state as usize]
                 .filter(|w| *w > 0 && ts.saturating_sub(run.previous_ts) >= *w);
             let first = nfa.window.filter(|w| ts.saturating_sub(run.start_ts) >= *w);
             if previous.is_none() && first.is_none() {
-                partial.push(run);
+                partial.push(run, Run::order);
             } else if kind == StateKind::Pending {
-                potential.push(run);
+                potential.push(run, Run::order);
             } else {
                 let at = match (previous, first) {
                     (Some(w), _) => run.previous_ts.saturating_add(w),
@@ -383,7 +385,6 @@ impl<T: Clone> NfaRuns<T> {
                 self.buffer.release(run.node);
             }
         }
-        potential.sort_by_key(Run::order);
         let result = self.emit_matches(nfa, potential, &mut partial, out);
         self.partial = partial;
         result
