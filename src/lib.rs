@@ -97,4 +97,6 @@ mod guides {
     struct Checkpointing;
     #[doc = include_str!("../docs/nexmark.md")]
     struct Nexmark;
+    #[doc = include_str!("../docs/cep.md")]
+    struct Cep;
 }
