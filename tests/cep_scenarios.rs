@@ -558,12 +558,12 @@ fn non_keyed_stream() {
 #[derive(Clone)]
 struct Describe;
 
-impl PatternProcessFunction<Letter, (String, Option<i64>)> for Describe {
+impl PatternProcessFunction<Letter, (String, i64)> for Describe {
     fn process_match(
         &mut self,
         m: Match<Letter>,
         ctx: &mut PatternContext<'_>,
-        out: &mut Collector<'_, (String, Option<i64>)>,
+        out: &mut Collector<'_, (String, i64)>,
     ) -> Result<(), BoxError> {
         let events = m.events().map(|e| e.0.as_str()).collect::<Vec<_>>();
         out.collect((events.join(" "), ctx.timestamp()));
@@ -600,7 +600,11 @@ fn processing_time_matches_in_arrival_order() {
         .process(Describe)
         .collect();
     env.execute("processing time").unwrap();
-    assert_eq!(found.take(), vec![("a b c".to_string(), None)]);
+    // The match's timestamp is the processing time it was found at.
+    let found = found.take();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, "a b c");
+    assert!(found[0].1 > 1_600_000_000_000, "{found:?}");
 }
 
 /// In processing time a partial match times out on a processing-time timer at its window
@@ -687,7 +691,7 @@ fn event_time_match_timestamp() {
         .process(Describe)
         .collect();
     env.execute("event time").unwrap();
-    assert_eq!(found.take(), vec![("a b c".to_string(), Some(3))]);
+    assert_eq!(found.take(), vec![("a b c".to_string(), 3)]);
 }
 
 /// A watermark after every record, 1 s out-of-orderness: after `b@5000` the watermark is

@@ -340,6 +340,13 @@ impl StreamEnv {
         self.lock().errors.push(message);
     }
 
+    /// Record that the job being built is invalid: `execute` then fails before anything
+    /// runs, with [`StromError::InvalidJob`] listing every message. For libraries that
+    /// extend the API (CEP patterns, SQL) and validate what users give them.
+    pub fn add_build_error(&self, message: impl Into<String>) {
+        self.error(message.into());
+    }
+
     pub(crate) fn edit_node(&self, id: NodeId, f: impl FnOnce(&mut NodeSpec)) {
         let mut g = self.lock();
         if let Some(n) = g.graph.nodes.get_mut(id) {

@@ -10,6 +10,8 @@ use strom_types::{NO_TIMESTAMP, Timestamp};
 /// side outputs.
 pub struct PatternContext<'a> {
     timestamp: Timestamp,
+    /// The timestamp of emitted records (none in processing time).
+    record_timestamp: Timestamp,
     processing_time: i64,
     side: &'a mut SideOutputs,
 }
@@ -17,21 +19,23 @@ pub struct PatternContext<'a> {
 impl<'a> PatternContext<'a> {
     pub(crate) fn new(
         timestamp: Timestamp,
+        event_time: bool,
         processing_time: i64,
         side: &'a mut SideOutputs,
     ) -> Self {
         PatternContext {
             timestamp,
+            record_timestamp: if event_time { timestamp } else { NO_TIMESTAMP },
             processing_time,
             side,
         }
     }
 
-    /// In event time: the match's timestamp (the timestamp of the event that completed it,
-    /// or for a timed-out partial match the time its window ended). `None` in processing
-    /// time.
-    pub fn timestamp(&self) -> Option<Timestamp> {
-        (self.timestamp != NO_TIMESTAMP).then_some(self.timestamp)
+    /// The match's timestamp: the time of the event that completed it (in processing
+    /// time, when it was processed), or for a timed-out partial match the time its window
+    /// ended. In event time it is also the timestamp of the records emitted for it.
+    pub fn timestamp(&self) -> Timestamp {
+        self.timestamp
     }
 
     /// The current processing time (from the job's clock).
@@ -39,9 +43,10 @@ impl<'a> PatternContext<'a> {
         self.processing_time
     }
 
-    /// Emit to a side output with the match's timestamp.
+    /// Emit to a side output (in event time with the match's timestamp).
     pub fn output<X: 'static>(&mut self, tag: &OutputTag<X>, value: X) {
-        self.side.emit(tag, Record::new(value, self.timestamp));
+        self.side
+            .emit(tag, Record::new(value, self.record_timestamp));
     }
 }
 
@@ -151,8 +156,7 @@ where
         ctx: &mut PatternContext<'_>,
         _out: &mut Collector<'_, O>,
     ) -> Result<(), BoxError> {
-        let at = ctx.timestamp().unwrap_or(ctx.current_processing_time());
-        let x = (self.on_timeout)(m, at);
+        let x = (self.on_timeout)(m, ctx.timestamp());
         ctx.output(&self.tag, x);
         Ok(())
     }

@@ -105,6 +105,11 @@ impl<T: Data, F> CepFunction<T, F> {
 }
 
 impl<T: Data, F> CepFunction<T, F> {
+    /// Why the pattern does not compile, if it does not.
+    pub(crate) fn error(&self) -> Option<&CepError> {
+        self.nfa.as_ref().err()
+    }
+
     fn nfa(&self) -> Result<Arc<Nfa<T>>, BoxError> {
         self.nfa.clone().map_err(|e| Box::new(e) as BoxError)
     }
@@ -168,9 +173,8 @@ impl<T, F> CepFunction<T, F> {
                 Found::Match(m, ts) => (m, ts, false),
                 Found::Timeout(m, ts) => (m, ts, true),
             };
-            let ts = if processing_time { NO_TIMESTAMP } else { ts };
-            out.set_timestamp(ts);
-            let mut pctx = PatternContext::new(ts, now, ctx.side_outputs());
+            out.set_timestamp(if processing_time { NO_TIMESTAMP } else { ts });
+            let mut pctx = PatternContext::new(ts, !processing_time, now, ctx.side_outputs());
             if timeout {
                 function.process_timed_out_match(m, &mut pctx, out)?;
             } else {

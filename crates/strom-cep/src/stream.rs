@@ -94,14 +94,18 @@ where
     }
 
     /// Run `function` over the matches and timed-out partial matches. A malformed
-    /// pattern fails the job when it starts, with the reason.
+    /// pattern makes `execute` fail before the job starts, with the reason.
     pub fn process<O, F>(self, function: F) -> DataStream<O>
     where
         O: Data,
         F: PatternProcessFunction<T, O> + Clone + Sync + 'static,
     {
         let f = CepFunction::new(&self.pattern, function, self.late, self.processing_time);
+        let error = f.error().map(|e| format!("CEP: {e}"));
         let out = self.input.process(f).name("CEP");
+        if let Some(e) = error {
+            out.env().add_build_error(e);
+        }
         if self.global {
             out.set_parallelism(1)
         } else {

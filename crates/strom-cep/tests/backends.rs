@@ -19,8 +19,12 @@ fn events() -> Vec<Ev> {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
+            // Timestamps are unique (equal ones from two upstream subtasks would be
+            // matched in arrival order, which is not deterministic) and out of order by
+            // up to 160 ms.
             let jitter = (x % 40) as i64;
-            ((x % 17) as u32, i * 10 + jitter, (x >> 20) as i64 % 100)
+            let ts = 4 * (i * 10 + jitter) + i % 4;
+            ((x % 17) as u32, ts, (x >> 20) as i64 % 100)
         })
         .collect()
 }
@@ -47,12 +51,12 @@ fn run(backend: StateBackendConfig) -> (Vec<String>, Vec<String>) {
         .consecutive()
         .followed_by("end")
         .where_(|e| e.2 % 10 == 5)
-        .within(Duration::from_millis(400));
+        .within(Duration::from_millis(1600));
     let timeouts = OutputTag::<String>::new("timeouts");
     let matches = env
         .from_collection(events())
         .assign_timestamps_and_watermarks(
-            WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(50))
+            WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(200))
                 .with_timestamp_assigner(|e: &Ev, _| e.1),
         )
         .key_by(|e: &Ev| e.0)

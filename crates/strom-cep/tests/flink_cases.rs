@@ -109,11 +109,7 @@ impl PatternProcessFunction<Event, String> for Emit {
         ctx: &mut PatternContext<'_>,
         out: &mut Collector<'_, String>,
     ) -> Result<(), BoxError> {
-        out.collect(format!(
-            "T@{}{}",
-            ctx.timestamp().unwrap_or(-1),
-            fmt_match(&m)
-        ));
+        out.collect(format!("T@{}{}", ctx.timestamp(), fmt_match(&m)));
         Ok(())
     }
 }
