@@ -41,9 +41,10 @@
 //!
 //! ## How it runs
 //!
-//! The pattern compiles into an NFA ([`compiler`](crate) module docs) whose runs live per
-//! key in keyed state, with a shared buffer that stores each event once however many
-//! partial matches hold it. In event time, events wait until the watermark passes them and
+//! The pattern compiles into an NFA (Flink's construction, step for step) whose runs live
+//! per key in keyed state, with a shared buffer that stores each event once however many
+//! partial matches hold it, and frees it with the last of them. Runs are visited and
+//! matches emitted in Flink's order, ties included. In event time, events wait until the watermark passes them and
 //! then run through the NFA in timestamp order, so out-of-order input gives the same
 //! matches as sorted input. Keyed state and timers are checkpointed: a CEP job restored
 //! from a checkpoint continues its partial matches.
