@@ -359,6 +359,11 @@ impl<T: Clone> NfaRuns<T> {
         if nfa.window.is_none() && nfa.state_windows.iter().all(Option::is_none) {
             return Ok(());
         }
+        // Nothing times out: keep the heap as it is (re-inserting a heap's array in order,
+        // as Flink does here, rebuilds the same array).
+        if self.next_timeout(nfa).is_none_or(|t| t > ts) {
+            return Ok(());
+        }
         let mut runs = std::mem::take(&mut self.partial);
         let mut partial = JavaHeap::new();
         let mut potential = JavaHeap::new();

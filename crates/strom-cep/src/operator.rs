@@ -124,22 +124,20 @@ impl<T: Data, F> CepFunction<T, F> {
     ) -> Result<Option<i64>, BoxError> {
         let mut result = Ok(());
         let mut new_timer = None;
-        ctx.value_state(&self.state).modify(|slot| {
-            let st = slot.get_or_insert_with(|| KeyState {
-                queue: VecDeque::new(),
-                runs: NfaRuns::new(nfa),
-                next_seq: 0,
-                timeout_timer: None,
-            });
+        let init = || KeyState {
+            queue: VecDeque::new(),
+            runs: NfaRuns::new(nfa),
+            next_seq: 0,
+            timeout_timer: None,
+        };
+        ctx.value_state(&self.state).update_in_place(init, |st| {
             result = body(st);
             let next = st.runs.next_timeout(nfa);
             if next != st.timeout_timer {
                 new_timer = next;
                 st.timeout_timer = next;
             }
-            if st.queue.is_empty() && st.runs.is_idle() {
-                *slot = None;
-            }
+            ((), !(st.queue.is_empty() && st.runs.is_idle()))
         })?;
         result?;
         Ok(new_timer)
@@ -240,10 +238,15 @@ where
         }
         let mut new_first = false;
         let timer = self.with_key_state(&nfa, ctx, |st| {
-            // Mostly in order: find the slot from the back.
-            let at = st.queue.partition_point(|(t, _)| *t <= ts);
-            new_first = at == 0;
-            st.queue.insert(at, (ts, value));
+            // Mostly in order: append unless an earlier event is still queued.
+            if st.queue.back().is_none_or(|(t, _)| *t <= ts) {
+                new_first = st.queue.is_empty();
+                st.queue.push_back((ts, value));
+            } else {
+                let at = st.queue.partition_point(|(t, _)| *t <= ts);
+                new_first = at == 0;
+                st.queue.insert(at, (ts, value));
+            }
             Ok(())
         })?;
         if new_first {

@@ -125,28 +125,35 @@ impl<K: Key, V: Data> ValueState<'_, K, V> {
             .with_entry::<TtlValue<V>, _>(self.name, self.access.key, |slot| *slot = None)
     }
 
-    /// Read-modify-write the value in place: `f` sees `None` when the value is unset or
-    /// expired, and whatever it leaves in the slot is stored (`None` removes the value).
-    /// On the heap backend nothing is copied, which makes this the way to keep a large
-    /// per-key structure (a buffer, an automaton) in a value state; a value that is kept
-    /// counts as written for its TTL.
-    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Option<V>) -> R) -> Result<R> {
-        let (ttl, now) = (self.ttl, self.access.now);
+    /// Work on the value in place: `f` gets it (made by `init` when unset or expired) and
+    /// returns its result and whether to keep the value (`false` removes it). Nothing is
+    /// moved or copied on the heap backend; a kept value counts as written for its TTL.
+    pub fn update_in_place<R>(
+        &mut self,
+        init: impl FnOnce() -> V,
+        f: impl FnOnce(&mut V) -> (R, bool),
+    ) -> Result<R> {
+        let expires = expiry(self.ttl, self.access.now);
+        let now = self.access.now;
         self.access
             .store
             .with_entry::<TtlValue<V>, _>(self.name, self.access.key, |slot| {
                 if slot.as_ref().is_some_and(|v| v.expires <= now) {
                     *slot = None;
                 }
-                let mut value = slot.take().map(|v| v.value);
-                let r = f(&mut value);
-                *slot = value.map(|value| TtlValue {
-                    value,
-                    expires: expiry(ttl, now),
+                let entry = slot.get_or_insert_with(|| TtlValue {
+                    value: init(),
+                    expires,
                 });
+                entry.expires = expires;
+                let (r, keep) = f(&mut entry.value);
+                if !keep {
+                    *slot = None;
+                }
                 r
             })
     }
+
 }
 
 /// A list of values of the current key (Flink's `ListState`); TTL applies per element.
