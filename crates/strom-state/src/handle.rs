@@ -153,7 +153,6 @@ impl<K: Key, V: Data> ValueState<'_, K, V> {
                 r
             })
     }
-
 }
 
 /// A list of values of the current key (Flink's `ListState`); TTL applies per element.
