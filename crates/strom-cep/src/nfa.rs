@@ -57,18 +57,16 @@ pub(crate) struct NfaRuns<T> {
     partial: JavaHeap<Run>,
     completed: JavaHeap<Run>,
     buffer: SharedBuffer<T>,
-    /// Working vectors reused from event to event (not part of the state).
-    #[serde(skip)]
-    scratch: Scratch,
 }
 
 /// An edge an event reaches: action, source, target, and for a take the final state the
 /// run could proceed to.
 type Edge = (Action, StateId, StateId, Option<StateId>);
 
-/// Vectors `process` needs for every event, kept so that a steady stream allocates none.
+/// Vectors `process` needs for every event, kept (per operator, in [`Output`], not per
+/// key) so that a steady stream allocates none.
 #[derive(Clone, Debug, Default)]
-struct Scratch {
+pub(crate) struct Scratch {
     runs: JavaHeap<Run>,
     next: Vec<Run>,
     retain: Vec<Run>,
@@ -83,8 +81,8 @@ pub(crate) struct Output<T> {
     pub(crate) matches: Vec<Match<T>>,
     /// Timed-out partial matches with their timeout time.
     pub(crate) timeouts: Vec<(Match<T>, i64)>,
-    /// Whether the event started a new run (the operator then schedules its timeout).
-    pub(crate) new_run: bool,
+    /// Working vectors, reused from call to call.
+    scratch: Scratch,
 }
 
 impl<T> Default for Output<T> {
@@ -92,8 +90,23 @@ impl<T> Default for Output<T> {
         Output {
             matches: Vec::new(),
             timeouts: Vec::new(),
-            new_run: false,
+            scratch: Scratch::default(),
         }
+    }
+}
+
+impl<T> Output<T> {
+    /// An empty output that works with `scratch` (kept by the caller between calls).
+    pub(crate) fn with_scratch(scratch: Scratch) -> Self {
+        Output {
+            scratch,
+            ..Output::default()
+        }
+    }
+
+    /// The working vectors, to keep for the next call.
+    pub(crate) fn into_scratch(self) -> Scratch {
+        self.scratch
     }
 }
 
@@ -106,7 +119,6 @@ impl<T: Clone> NfaRuns<T> {
             partial,
             completed: JavaHeap::new(),
             buffer: SharedBuffer::default(),
-            scratch: Scratch::default(),
         }
     }
 
@@ -167,21 +179,24 @@ impl<T: Clone> NfaRuns<T> {
     ) -> Result<(), CepError> {
         let ev = self.buffer.add_event(event, seq);
         let mut runs = std::mem::take(&mut self.partial);
-        let mut partial = std::mem::take(&mut self.scratch.runs);
-        let mut next = std::mem::take(&mut self.scratch.next);
-        let mut retain = std::mem::take(&mut self.scratch.retain);
+        let mut partial = std::mem::take(&mut out.scratch.runs);
+        let mut next = std::mem::take(&mut out.scratch.next);
+        let mut retain = std::mem::take(&mut out.scratch.retain);
         partial.clear();
         let mut potential = JavaHeap::new();
         for run in runs.drain() {
             next.clear();
-            self.next_runs(nfa, &run, ev, ts, seq, processing_time, &mut next);
-            let from_start = nfa.kind(run.state) == StateKind::Start;
+            self.next_runs(
+                nfa,
+                &run,
+                (ev, ts, seq),
+                processing_time,
+                &mut out.scratch,
+                &mut next,
+            );
             let mut discard = false;
             retain.clear();
             for n in next.drain(..) {
-                if from_start && n.start_event.is_some() {
-                    out.new_run = true;
-                }
                 match nfa.kind(n.state) {
                     StateKind::Final => potential.push(n, Run::order),
                     StateKind::Stop => {
@@ -201,9 +216,9 @@ impl<T: Clone> NfaRuns<T> {
                 }
             }
         }
-        self.scratch.runs = runs;
-        self.scratch.next = next;
-        self.scratch.retain = retain;
+        out.scratch.runs = runs;
+        out.scratch.next = next;
+        out.scratch.retain = retain;
         let result = self.emit_matches(nfa, potential, &mut partial, out);
         self.partial = partial;
         self.buffer.release_if_unused(ev);
@@ -211,22 +226,20 @@ impl<T: Clone> NfaRuns<T> {
     }
 
     /// The runs `run` turns into on the event (Flink's `computeNextStates`).
-    #[allow(clippy::too_many_arguments)]
     fn next_runs(
         &mut self,
         nfa: &Nfa<T>,
         run: &Run,
-        ev: EventIdx,
-        ts: i64,
-        seq: u64,
+        (ev, ts, seq): (EventIdx, i64, u64),
         processing_time: i64,
+        scratch: &mut Scratch,
         next: &mut Vec<Run>,
     ) {
         // Decide with the buffer read-only: which take/ignore edges the event reaches, and
         // for each take whether the run could then proceed to the final state.
-        let mut edges = std::mem::take(&mut self.scratch.edges);
-        let mut stack = std::mem::take(&mut self.scratch.stack);
-        let mut final_stack = std::mem::take(&mut self.scratch.final_stack);
+        let mut edges = std::mem::take(&mut scratch.edges);
+        let mut stack = std::mem::take(&mut scratch.stack);
+        let mut final_stack = std::mem::take(&mut scratch.final_stack);
         edges.clear();
         if let Some(event) = self.buffer.event(ev) {
             let ctx = Context::new(
@@ -259,8 +272,8 @@ impl<T: Clone> NfaRuns<T> {
                 }
             }
         }
-        self.scratch.stack = stack;
-        self.scratch.final_stack = final_stack;
+        scratch.stack = stack;
+        scratch.final_stack = final_stack;
         let from_start = nfa.kind(run.state) == StateKind::Start;
         for &(action, source, target, fin) in &edges {
             match action {
@@ -302,7 +315,7 @@ impl<T: Clone> NfaRuns<T> {
             next.push(Run::start(run.state));
         }
         self.buffer.release(run.node);
-        self.scratch.edges = edges;
+        scratch.edges = edges;
     }
 
     /// Emit the completed matches that no earlier run can precede, pruning per the skip
@@ -365,7 +378,8 @@ impl<T: Clone> NfaRuns<T> {
             return Ok(());
         }
         let mut runs = std::mem::take(&mut self.partial);
-        let mut partial = JavaHeap::new();
+        let mut partial = std::mem::take(&mut out.scratch.runs);
+        partial.clear();
         let mut potential = JavaHeap::new();
         for run in runs.drain() {
             let kind = nfa.kind(run.state);
@@ -392,6 +406,7 @@ impl<T: Clone> NfaRuns<T> {
         }
         let result = self.emit_matches(nfa, potential, &mut partial, out);
         self.partial = partial;
+        out.scratch.runs = runs;
         result
     }
 }

@@ -22,7 +22,7 @@
 use crate::compiler::Nfa;
 use crate::function::{PatternContext, PatternProcessFunction};
 use crate::matches::Match;
-use crate::nfa::{NfaRuns, Output};
+use crate::nfa::{NfaRuns, Output, Scratch};
 use crate::{CepError, Pattern};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -71,6 +71,8 @@ pub(crate) struct CepFunction<T, F> {
     processing_time: bool,
     state: ValueStateDescriptor<KeyState<T>>,
     late_dropped: u64,
+    /// The NFA's working vectors, reused for every key and event.
+    scratch: Scratch,
 }
 
 impl<T, F: Clone> Clone for CepFunction<T, F> {
@@ -82,6 +84,7 @@ impl<T, F: Clone> Clone for CepFunction<T, F> {
             processing_time: self.processing_time,
             state: ValueStateDescriptor::new(CEP_STATE),
             late_dropped: 0,
+            scratch: Scratch::default(),
         }
     }
 }
@@ -100,6 +103,7 @@ impl<T: Data, F> CepFunction<T, F> {
             processing_time,
             state: ValueStateDescriptor::new(CEP_STATE),
             late_dropped: 0,
+            scratch: Scratch::default(),
         }
     }
 }
@@ -213,8 +217,8 @@ where
         if self.processing_time {
             let now = ctx.current_processing_time();
             let mut found = Vec::new();
+            let mut o = Output::with_scratch(std::mem::take(&mut self.scratch));
             let timer = self.with_key_state(&nfa, ctx, |st| {
-                let mut o = Output::default();
                 st.runs.advance_time(&nfa, now, &mut o)?;
                 collect(&mut o, now, &mut found);
                 let seq = st.next_seq;
@@ -223,6 +227,7 @@ where
                 collect(&mut o, now, &mut found);
                 Ok(())
             })?;
+            self.scratch = o.into_scratch();
             self.register_timeout(ctx, timer);
             return Self::emit(&mut self.function, found, true, ctx, out);
         }
@@ -272,8 +277,8 @@ where
         let now = ctx.current_processing_time();
         let mut found = Vec::new();
         let mut first_left = None;
+        let mut o = Output::with_scratch(std::mem::take(&mut self.scratch));
         let timer = self.with_key_state(&nfa, ctx, |st| {
-            let mut o = Output::default();
             st.timeout_timer = None;
             while st.queue.front().is_some_and(|(t, _)| *t <= upto) {
                 let ts = st.queue.front().map_or(upto, |(t, _)| *t);
@@ -294,6 +299,7 @@ where
             collect(&mut o, upto, &mut found);
             Ok(())
         })?;
+        self.scratch = o.into_scratch();
         if let Some(t) = first_left {
             ctx.timer_service().register_event_time_timer(t);
         }
