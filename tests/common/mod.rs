@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod two_phase;
+
 use std::time::Duration;
 use strom::prelude::*;
 use strom::{JobResult, Result};
