@@ -15,14 +15,13 @@
 
 mod common;
 
-use common::execute_within;
 use common::two_phase::{Committed, TxSink, contents};
+use common::{committed, execute_within, sorted_lines, wait_timeout};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 use strom::Timestamp;
 use strom::cep::{AfterMatchSkipStrategy, CepExt, Match, Pattern};
 use strom::core::BoxError;
@@ -53,33 +52,6 @@ fn rising(args: &[&str]) -> Command {
     c
 }
 
-/// Lines of every committed part file (hidden in-progress files excluded), sorted.
-fn committed(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            let text = std::fs::read_to_string(e.path()).unwrap();
-            lines.extend(text.lines().map(str::to_string));
-        }
-    }
-    lines.sort();
-    lines
-}
-
-fn sorted_lines(file: &Path) -> Vec<String> {
-    let mut l: Vec<String> = std::fs::read_to_string(file)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    l.sort();
-    l
-}
-
 fn uninterrupted(dir: &Path, parallelism: &str) -> Vec<String> {
     let out = dir.join(format!("expected-p{parallelism}.csv"));
     let res = rising(&["--parallelism", parallelism, "--output"])
@@ -92,17 +64,6 @@ fn uninterrupted(dir: &Path, parallelism: &str) -> Vec<String> {
         String::from_utf8_lossy(&res.stderr)
     );
     sorted_lines(&out)
-}
-
-fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(st) = child.try_wait().unwrap() {
-            return Some(st);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    None
 }
 
 fn same_lines(got: &[String], expected: &[String], what: &str) {

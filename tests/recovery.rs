@@ -6,9 +6,12 @@
 //!
 //! `benchmarks/recovery-soak.sh` runs the kill loop hundreds of times.
 
+mod common;
+
+use common::{committed, sorted_lines, wait_timeout};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 const INPUT: &str = "tests/data/golden/input.csv";
 
@@ -38,33 +41,6 @@ fn sensors(args: &[&str]) -> Command {
     c
 }
 
-/// Lines of every committed part file (hidden in-progress files excluded), sorted.
-fn committed(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            let text = std::fs::read_to_string(e.path()).unwrap();
-            lines.extend(text.lines().map(str::to_string));
-        }
-    }
-    lines.sort();
-    lines
-}
-
-fn sorted_lines(file: &Path) -> Vec<String> {
-    let mut l: Vec<String> = std::fs::read_to_string(file)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    l.sort();
-    l
-}
-
 fn uninterrupted(dir: &Path, parallelism: &str) -> Vec<String> {
     let out = dir.join("expected.csv");
     let st = sensors(&["--parallelism", parallelism, "--output"])
@@ -73,17 +49,6 @@ fn uninterrupted(dir: &Path, parallelism: &str) -> Vec<String> {
         .unwrap();
     assert!(st.success());
     sorted_lines(&out)
-}
-
-fn wait_timeout(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(st) = child.try_wait().unwrap() {
-            return Some(st);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    None
 }
 
 fn same(got: &[String], expected: &[String], what: &str) {
