@@ -20,7 +20,7 @@ use strom_runtime::nodes::SourceHeadFactory;
 use strom_runtime::nodes::SourceNode;
 use strom_runtime::operators::TimestampsAndWatermarks;
 use strom_runtime::source_task::SourceHead;
-use strom_runtime::{CancelHandle, ExecutionConfig, JobGraph, JobResult};
+use strom_runtime::{CancelHandle, ExecutionConfig, JobGraph, JobResult, PhysicalPlan};
 
 pub(crate) struct EnvInner {
     pub(crate) graph: JobGraph,
@@ -361,6 +361,19 @@ impl StreamEnv {
             .get(id)
             .map(|n| n.name.clone())
             .unwrap_or_default()
+    }
+
+    /// The physical plan the job built so far would run with: tasks (operator chains),
+    /// subtasks, channels and key groups, and the topology's fingerprint. Nothing runs and
+    /// the environment keeps the job. Print it with [`PhysicalPlan::to_text`] or, in the
+    /// layout of Flink's `getExecutionPlan`, [`PhysicalPlan::to_json`].
+    pub fn execution_plan(&self) -> Result<PhysicalPlan> {
+        let g = self.lock();
+        if !g.errors.is_empty() {
+            return Err(StromError::InvalidJob(g.errors.join("; ")));
+        }
+        validate(&g.graph)?;
+        strom_runtime::explain(&g.graph, &g.config)
     }
 
     /// Run the job in this process and wait for it to end.

@@ -38,5 +38,5 @@ pub use join::{
 };
 pub use keyed::KeyedStream;
 pub use stream::{DataStream, DataStreamSink};
-pub use strom_runtime::{CancelHandle, JobResult, OperatorStats};
+pub use strom_runtime::{CancelHandle, JobResult, OperatorStats, PhysicalPlan};
 pub use windowed::{AllWindowedStream, WindowedStream};

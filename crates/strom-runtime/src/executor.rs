@@ -17,10 +17,12 @@ use crate::checkpoint::{
     SavepointHandle,
 };
 use crate::downstream::SideDrain;
-use crate::graph::{BuildContext, ErasedOutputs, JobGraph, NodeArity, NodeId, OutputSlot};
+use crate::graph::{BuildContext, ErasedOutputs, JobGraph, LocalOperators, NodeId, OutputSlot};
 use crate::metrics::{OperatorMetrics, OperatorStats};
-use crate::partition::{Partitioning, pointwise_targets};
+use crate::partition::Partitioning;
+use crate::plan::{PhysicalPlan, SlotAssignment};
 use crate::task::TaskEnv;
+use crate::topology::{ShipStrategy, Topology, TopologyDefaults, TopologyNode};
 use crate::writer::WriterConfig;
 use crossbeam_channel::{Receiver, Sender};
 use std::any::Any;
@@ -31,7 +33,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use strom_core::checkpoint::{CheckpointId, StateBackendConfig};
 use strom_core::{Clock, Result, SideOutputs, StromError, SystemClock, TaskInfo};
-use strom_types::key_group::UPPER_BOUND_MAX_PARALLELISM;
 
 /// How a job runs.
 #[derive(Clone)]
@@ -165,135 +166,66 @@ impl JobResult {
 /// How long tasks get to stop after a failure or cancel before the job returns anyway.
 const CANCEL_GRACE: Duration = Duration::from_secs(10);
 
+/// What one attempt runs: the physical plan, and the local builders of its operators.
 struct Plan {
-    graph: JobGraph,
-    parallelism: Vec<usize>,
-    max_parallelism: Vec<usize>,
-    partitioning: Vec<Vec<Partitioning>>, // per node, per input edge (resolved)
-    chained: Vec<Vec<bool>>,              // per node, per input edge
-    head_of: Vec<NodeId>,
-    consumers: Vec<Vec<(NodeId, usize)>>, // per producer: (consumer, input edge index)
+    physical: PhysicalPlan,
+    local: LocalOperators,
+    /// Per producer: (consumer, input edge index) of every edge it feeds.
+    consumers: Vec<Vec<(NodeId, usize)>>,
     metrics: Vec<Arc<OperatorMetrics>>,
 }
 
 impl Plan {
-    /// The uid state is matched by: the user's, or one made of position and name.
-    fn uid(&self, id: NodeId) -> String {
-        let node = &self.graph.nodes[id];
-        node.uid
-            .clone()
-            .unwrap_or_else(|| format!("{id}-{}", node.name))
-    }
-
-    fn new(graph: JobGraph, config: &ExecutionConfig) -> Result<Plan> {
-        let n = graph.nodes.len();
-        if n == 0 {
-            return Err(StromError::InvalidJob("the job has no operators".into()));
-        }
-        if !graph
-            .nodes
-            .iter()
-            .any(|n| n.builder.arity() == NodeArity::Source)
-        {
-            return Err(StromError::InvalidJob("the job has no source".into()));
-        }
-        let mut parallelism = Vec::with_capacity(n);
-        let mut max_parallelism = Vec::with_capacity(n);
-        for node in &graph.nodes {
-            parallelism.push(node.parallelism.unwrap_or(config.parallelism));
-            max_parallelism.push(node.max_parallelism.unwrap_or(config.max_parallelism));
-        }
-        // Helpers that follow their consumer's parallelism (consumers come later in the graph).
-        for id in (0..n).rev() {
-            if let Some(of) = graph.nodes[id].parallelism_of
-                && let Some(&p) = parallelism.get(of)
-            {
-                parallelism[id] = p;
-            }
-        }
-        for (id, node) in graph.nodes.iter().enumerate() {
-            let (p, m) = (parallelism[id], max_parallelism[id]);
-            if p == 0 {
-                return Err(StromError::InvalidJob(format!(
-                    "operator '{}' has parallelism 0; it must be at least 1",
-                    node.name
-                )));
-            }
-            if m == 0 || m > UPPER_BOUND_MAX_PARALLELISM {
-                return Err(StromError::InvalidJob(format!(
-                    "operator '{}' has max parallelism {m}; it must be in 1..={UPPER_BOUND_MAX_PARALLELISM}",
-                    node.name
-                )));
-            }
-            let keyed = node
-                .inputs
-                .iter()
-                .any(|e| matches!(e.partitioning, Partitioning::KeyGroups(_)));
-            if keyed && p > m {
-                return Err(StromError::InvalidJob(format!(
-                    "keyed operator '{}' has parallelism {p} above its max parallelism {m} (the number of key groups); raise max_parallelism or lower the parallelism",
-                    node.name
-                )));
-            }
-        }
-        let mut partitioning = Vec::with_capacity(n);
-        let mut chained = Vec::with_capacity(n);
-        let mut head_of = vec![0; n];
+    fn new(physical: PhysicalPlan, local: LocalOperators) -> Plan {
+        let n = physical.topology.nodes.len();
         let mut consumers = vec![Vec::new(); n];
-        for (id, node) in graph.nodes.iter().enumerate() {
-            let mut parts = Vec::new();
-            let mut chains = Vec::new();
-            for (ei, e) in node.inputs.iter().enumerate() {
-                if e.from >= id {
-                    return Err(StromError::Internal(
-                        "job graph is not topologically ordered".into(),
-                    ));
-                }
-                let (pu, pd) = (parallelism[e.from], parallelism[id]);
-                let part = match &e.partitioning {
-                    Partitioning::Default if pu == pd => Partitioning::Forward,
-                    Partitioning::Default => Partitioning::Rebalance,
-                    Partitioning::Forward if pu != pd => {
-                        return Err(StromError::InvalidJob(format!(
-                            "forward() from '{}' (parallelism {pu}) to '{}' (parallelism {pd}) needs equal parallelism; use rebalance() or rescale(), or set the same parallelism",
-                            graph.nodes[e.from].name, node.name
-                        )));
-                    }
-                    p => p.clone(),
-                };
-                let producer = &graph.nodes[e.from];
-                let is_chained = config.chaining
-                    && matches!(part, Partitioning::Forward)
-                    && node.builder.arity() == NodeArity::OneInput
-                    && node.inputs.len() == 1
-                    && !node.start_new_chain
-                    && !producer.disable_chaining;
-                consumers[e.from].push((id, ei));
-                parts.push(part);
-                chains.push(is_chained);
-            }
-            head_of[id] = if chains.first().copied().unwrap_or(false) {
-                head_of[node.inputs[0].from]
-            } else {
-                id
-            };
-            partitioning.push(parts);
-            chained.push(chains);
+        for e in &physical.edges {
+            consumers[e.from].push((e.consumer, e.index));
         }
         let metrics = (0..n)
             .map(|_| Arc::new(OperatorMetrics::default()))
             .collect();
-        Ok(Plan {
-            graph,
-            parallelism,
-            max_parallelism,
-            partitioning,
-            chained,
-            head_of,
+        Plan {
+            physical,
+            local,
             consumers,
             metrics,
-        })
+        }
     }
+
+    fn node(&self, id: NodeId) -> &TopologyNode {
+        &self.physical.topology.nodes[id]
+    }
+
+    /// The partitioning a writer of edge `index` into `consumer` routes by.
+    fn partitioning(&self, consumer: NodeId, index: usize) -> Partitioning {
+        match self.physical.edge(consumer, index).strategy {
+            ShipStrategy::Hash => self.local.nodes[consumer].partitioners[index].clone(),
+            ShipStrategy::Default | ShipStrategy::Forward => Partitioning::Forward,
+            ShipStrategy::Rebalance => Partitioning::Rebalance,
+            ShipStrategy::Rescale => Partitioning::Rescale,
+            ShipStrategy::Broadcast => Partitioning::Broadcast,
+            ShipStrategy::Global => Partitioning::Global,
+        }
+    }
+}
+
+/// Split a graph into its topology (validated) and its local builders, and plan it.
+fn plan_job(graph: &JobGraph, config: &ExecutionConfig) -> Result<(PhysicalPlan, LocalOperators)> {
+    let topology = Topology::of(
+        graph,
+        TopologyDefaults {
+            parallelism: config.parallelism,
+            max_parallelism: config.max_parallelism,
+        },
+    )?;
+    let physical = PhysicalPlan::new(&topology, config.chaining, &SlotAssignment::local())?;
+    Ok((physical, graph.local_operators()))
+}
+
+/// The physical plan `graph` would run with under `config`, without running it.
+pub fn explain(graph: &JobGraph, config: &ExecutionConfig) -> Result<PhysicalPlan> {
+    plan_job(graph, config).map(|(p, _)| p)
 }
 
 /// The channel ends a subtask needs: senders per consumer edge, receivers per input edge.
@@ -305,54 +237,32 @@ struct Wiring {
     receivers: Vec<(usize, Box<dyn Any + Send>)>,
 }
 
+/// Create the plan's channels; keyed by (task head, subtask).
 fn wire(plan: &Plan, capacity: usize) -> Result<HashMap<(NodeId, usize), Wiring>> {
-    // keyed by (task head, subtask)
     let mut wiring: HashMap<(NodeId, usize), Wiring> = HashMap::new();
-    for (id, node) in plan.graph.nodes.iter().enumerate() {
-        for (ei, e) in node.inputs.iter().enumerate() {
-            if plan.chained[id][ei] {
-                continue;
-            }
-            let producer = &plan.graph.nodes[e.from];
-            let ty = match e.slot {
-                OutputSlot::Main => producer.output.clone(),
-                OutputSlot::Side(tag) => producer
-                    .side_outputs
-                    .iter()
-                    .find(|s| s.tag_id == tag)
-                    .map(|s| Arc::clone(&s.ty)),
-            }
+    for c in &plan.physical.channels {
+        let e = &plan.physical.edges[c.edge];
+        let ty = plan.local.nodes[e.from]
+            .output_type(e.slot)
             .ok_or_else(|| {
-                StromError::Internal(format!("edge from '{}' has no output type", producer.name))
+                StromError::Internal(format!(
+                    "edge from '{}' has no output type",
+                    plan.node(e.from).name
+                ))
             })?;
-            let (pu, pd) = (plan.parallelism[e.from], plan.parallelism[id]);
-            let part = &plan.partitioning[id][ei];
-            // receivers[j] collects in producer order
-            let mut per_consumer: Vec<Vec<Box<dyn Any + Send>>> =
-                (0..pd).map(|_| Vec::new()).collect();
-            for i in 0..pu {
-                let targets: Vec<usize> = if part.is_pointwise() {
-                    pointwise_targets(i, pu, pd)
-                } else {
-                    (0..pd).collect()
-                };
-                let mut senders = Vec::with_capacity(targets.len());
-                for j in targets {
-                    let (tx, rx) = ty.channel(capacity);
-                    senders.push(tx);
-                    per_consumer[j].push(rx);
-                }
-                wiring
-                    .entry((plan.head_of[e.from], i))
-                    .or_default()
-                    .senders
-                    .insert((id, ei), senders);
-            }
-            for (j, rxs) in per_consumer.into_iter().enumerate() {
-                let w = wiring.entry((id, j)).or_default();
-                w.receivers.extend(rxs.into_iter().map(|r| (e.input, r)));
-            }
-        }
+        let (tx, rx) = ty.channel(capacity);
+        wiring
+            .entry((plan.physical.task_of(e.from).head, c.producer))
+            .or_default()
+            .senders
+            .entry((e.consumer, e.index))
+            .or_default()
+            .push(tx);
+        wiring
+            .entry((e.consumer, c.consumer))
+            .or_default()
+            .receivers
+            .push((e.input, rx));
     }
     Ok(wiring)
 }
@@ -372,12 +282,13 @@ struct SubtaskBuilder<'a> {
 
 impl SubtaskBuilder<'_> {
     fn info(&self, id: NodeId) -> TaskInfo {
+        let node = self.plan.node(id);
         TaskInfo {
             job_name: self.job_name.to_string(),
-            operator_name: self.plan.graph.nodes[id].name.clone(),
+            operator_name: node.name.clone(),
             subtask: self.subtask,
-            parallelism: self.plan.parallelism[id],
-            max_parallelism: self.plan.max_parallelism[id],
+            parallelism: node.parallelism,
+            max_parallelism: node.max_parallelism,
         }
     }
 
@@ -385,33 +296,28 @@ impl SubtaskBuilder<'_> {
     /// `None` if nobody consumes it.
     fn output(&mut self, id: NodeId, slot: OutputSlot) -> Result<Option<Box<dyn Any + Send>>> {
         let plan = self.plan;
-        let node = &plan.graph.nodes[id];
-        let ty = match slot {
-            OutputSlot::Main => node.output.clone(),
-            OutputSlot::Side(tag) => node
-                .side_outputs
-                .iter()
-                .find(|s| s.tag_id == tag)
-                .map(|s| Arc::clone(&s.ty)),
+        let Some(ty) = plan.local.nodes[id].output_type(slot).cloned() else {
+            return Ok(None);
         };
-        let Some(ty) = ty else { return Ok(None) };
         let mut outs = Vec::new();
         for &(c, ei) in &plan.consumers[id] {
-            if plan.graph.nodes[c].inputs[ei].slot != slot {
+            let edge = plan.physical.edge(c, ei);
+            if edge.slot != slot {
                 continue;
             }
-            if plan.chained[c][ei] {
+            if edge.chained {
                 outs.push(self.build(c)?);
             } else {
                 let senders = self.wiring.senders.remove(&(c, ei)).ok_or_else(|| {
-                    StromError::Internal(format!("no channels from '{}'", node.name))
+                    StromError::Internal(format!("no channels from '{}'", plan.node(id).name))
                 })?;
+                let consumer = plan.node(c);
                 outs.push(ty.writer(
                     senders,
-                    &plan.partitioning[c][ei],
+                    &plan.partitioning(c, ei),
                     self.subtask,
-                    plan.parallelism[c],
-                    plan.max_parallelism[c],
+                    consumer.parallelism,
+                    consumer.max_parallelism,
                     self.writer_config.clone(),
                 )?);
             }
@@ -425,40 +331,35 @@ impl SubtaskBuilder<'_> {
 
     /// Build node `id` and everything chained after it.
     fn build(&mut self, id: NodeId) -> Result<Box<dyn Any + Send>> {
-        let node = &self.plan.graph.nodes[id];
+        let plan = self.plan;
+        let node = plan.node(id);
+        let local = &plan.local.nodes[id];
         let main = self.output(id, OutputSlot::Main)?;
         let mut side = SideOutputs::new();
         let mut side_drains: Vec<Box<dyn SideDrain>> = Vec::new();
-        for s in &node.side_outputs {
-            if let Some(d) = self.output(id, OutputSlot::Side(s.tag_id))? {
-                side_drains.push(s.ty.side_drain(s.tag_id, d, &mut side)?);
+        for (tag_id, ty) in &local.side_outputs {
+            if let Some(d) = self.output(id, OutputSlot::Side(*tag_id))? {
+                side_drains.push(ty.side_drain(*tag_id, d, &mut side)?);
             }
         }
         let ctx = BuildContext {
             info: self.info(id),
-            metrics: Arc::clone(&self.plan.metrics[id]),
+            metrics: Arc::clone(&plan.metrics[id]),
             env: self.env.clone(),
             batch_size: self.batch_size,
-            rate_limit: node
-                .rate_limit
-                .map(|r| r / self.plan.parallelism[id] as f64),
+            rate_limit: node.rate_limit.map(|r| r / node.parallelism as f64),
             auto_watermark_interval: self.auto_watermark_interval,
             node: id,
-            uid: self.plan.uid(id),
+            uid: node.uid.clone(),
             restored: match self.restore {
                 Some(r) => r
-                    .state_for(
-                        &self.plan.uid(id),
-                        &node.name,
-                        self.subtask,
-                        self.plan.parallelism[id],
-                    )
+                    .state_for(&node.uid, &node.name, self.subtask, node.parallelism)
                     .map_err(|e| e.in_operator(&node.name, self.subtask))?,
                 None => None,
             },
             state_backend: self.state_backend.clone(),
         };
-        node.builder.build(
+        local.builder.build(
             &ctx,
             ErasedOutputs {
                 main,
@@ -486,11 +387,21 @@ pub fn execute(
     if let Some(r) = &restore {
         tracing::info!(job = job_name, from = %r.describe(), checkpoint = r.checkpoint_id(), "restoring");
     }
+    let (physical, local) = plan_job(&graph, config)?;
+    drop(graph);
+    tracing::info!(
+        job = job_name,
+        fingerprint = %physical.fingerprint,
+        tasks = physical.tasks.len(),
+        subtasks = physical.subtasks.len(),
+        channels = physical.channels.len(),
+        "planned job"
+    );
     loop {
         let report = Arc::new(Mutex::new(CoordinatorReport::default()));
         let outcome = run_attempt(
             job_name,
-            graph.clone(),
+            Plan::new(physical.clone(), local.clone()),
             config,
             cancel,
             restore.as_ref(),
@@ -555,7 +466,7 @@ pub fn execute(
 /// One run of the job's tasks (the first, or one after a restart).
 fn run_attempt(
     job_name: &str,
-    graph: JobGraph,
+    plan: Plan,
     config: &ExecutionConfig,
     user_cancel: &CancelHandle,
     restore: Option<&RestorePoint>,
@@ -563,38 +474,38 @@ fn run_attempt(
 ) -> Result<JobResult> {
     let start = Instant::now();
     let cancel = CancelHandle::new();
-    let plan = Plan::new(graph, config)?;
+    let nodes = &plan.physical.topology.nodes;
     if let Some(r) = restore {
-        let identities: Vec<OperatorIdentity> = (0..plan.graph.nodes.len())
-            .map(|id| OperatorIdentity {
-                uid: plan.uid(id),
-                name: plan.graph.nodes[id].name.clone(),
-                max_parallelism: plan.max_parallelism[id],
+        let identities: Vec<OperatorIdentity> = nodes
+            .iter()
+            .map(|n| OperatorIdentity {
+                uid: n.uid.clone(),
+                name: n.name.clone(),
+                max_parallelism: n.max_parallelism,
             })
             .collect();
         r.check_job(&identities, config.allow_non_restored_state)?;
     }
-    for (id, node) in plan.graph.nodes.iter().enumerate() {
-        node.builder
-            .prepare(plan.parallelism[id])
+    for (node, local) in nodes.iter().zip(&plan.local.nodes) {
+        local
+            .builder
+            .prepare(node.parallelism)
             .map_err(|e| e.in_operator(&node.name, 0))?;
     }
     let mut wiring = wire(&plan, config.channel_capacity.max(1))?;
     let plan = Arc::new(plan);
-    let heads: Vec<NodeId> = (0..plan.graph.nodes.len())
-        .filter(|&id| plan.head_of[id] == id)
-        .collect();
+    let heads: Vec<NodeId> = plan.physical.tasks.iter().map(|t| t.head).collect();
     // Checkpointing: a control channel per task, an inbox for the coordinator.
     let (coord_tx, coord_rx) = crossbeam_channel::bounded::<CoordinatorMsg>(1024);
     let incremental_base = Arc::new(AtomicU64::new(0));
     let mut slots = Vec::new();
     let mut controls = Vec::new();
     for &head in &heads {
-        for _ in 0..plan.parallelism[head] {
+        for _ in 0..plan.node(head).parallelism {
             let (tx, rx) = crossbeam_channel::bounded::<TaskControl>(64);
             slots.push(TaskSlot {
                 control: tx,
-                is_source: plan.graph.nodes[head].builder.arity() == NodeArity::Source,
+                is_source: plan.physical.task_of(head).is_source,
             });
             controls.push(rx);
         }
@@ -602,12 +513,16 @@ fn run_attempt(
     let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded::<()>(0);
     let coordinator = match &config.checkpointing {
         Some(cfg) => {
-            let nodes = (0..plan.graph.nodes.len())
-                .map(|id| NodeInfo {
-                    uid: plan.uid(id),
-                    name: plan.graph.nodes[id].name.clone(),
-                    parallelism: plan.parallelism[id],
-                    max_parallelism: plan.max_parallelism[id],
+            let nodes = plan
+                .physical
+                .topology
+                .nodes
+                .iter()
+                .map(|n| NodeInfo {
+                    uid: n.uid.clone(),
+                    name: n.name.clone(),
+                    parallelism: n.parallelism,
+                    max_parallelism: n.max_parallelism,
                 })
                 .collect();
             let c = Coordinator::new(CoordinatorSetup {
@@ -641,7 +556,7 @@ fn run_attempt(
     let mut task_id = 0;
     let mut controls = controls.into_iter();
     for &head in &heads {
-        for subtask in 0..plan.parallelism[head] {
+        for subtask in 0..plan.node(head).parallelism {
             let mut w = wiring.remove(&(head, subtask)).unwrap_or_default();
             let plan = Arc::clone(&plan);
             let control = controls.next();
@@ -671,9 +586,9 @@ fn run_attempt(
             };
             let label = format!(
                 "{} ({}/{})",
-                plan.graph.nodes[head].name,
+                plan.node(head).name,
                 subtask + 1,
-                plan.parallelism[head]
+                plan.node(head).parallelism
             );
             let done = done_tx.clone();
             let job = job_name.to_string();
@@ -702,7 +617,7 @@ fn run_attempt(
                             auto_watermark_interval,
                         };
                         let built = b.build(head)?;
-                        let runner = plan.graph.nodes[head].builder.build_task(
+                        let runner = plan.local.nodes[head].builder.build_task(
                             built,
                             receivers,
                             env.clone(),
@@ -730,15 +645,16 @@ fn run_attempt(
         let _ = c.join();
     }
     let operators = plan
-        .graph
+        .physical
+        .topology
         .nodes
         .iter()
         .enumerate()
         .map(|(id, n)| OperatorStats {
             name: n.name.clone(),
-            uid: n.uid.clone(),
-            parallelism: plan.parallelism[id],
-            task: plan.graph.nodes[plan.head_of[id]].name.clone(),
+            uid: n.uid_set.then(|| n.uid.clone()),
+            parallelism: n.parallelism,
+            task: plan.node(plan.physical.task_of(id).head).name.clone(),
             records_in: plan.metrics[id].records_in(),
             records_out: plan.metrics[id].records_out(),
         })

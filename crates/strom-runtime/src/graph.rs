@@ -23,7 +23,7 @@ use strom_types::Message;
 pub type NodeId = usize;
 
 /// Which output of a node an edge reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum OutputSlot {
     /// The main output.
     Main,
@@ -45,7 +45,7 @@ pub struct EdgeSpec {
 }
 
 /// How many inputs a node has.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NodeArity {
     /// No input: a source.
     Source,
@@ -306,4 +306,61 @@ pub fn typed_receivers<T: 'static>(
         .into_iter()
         .map(|(_, r)| downcast::<Receiver<Message<T>>>(r, "channel receiver"))
         .collect()
+}
+
+/// The in-process half of a job: per operator, what makes its instances in this process
+/// and routes its records. Indexed like the job's [`crate::topology::Topology`].
+#[derive(Clone)]
+pub struct LocalOperators {
+    /// One entry per operator, by node id.
+    pub nodes: Vec<LocalOperator>,
+}
+
+/// What this process needs to run instances of one operator.
+#[derive(Clone)]
+pub struct LocalOperator {
+    /// Creates the operator's instances.
+    pub builder: Arc<dyn NodeBuilder>,
+    /// The main output's type, `None` for sinks.
+    pub output: Option<Arc<dyn StreamType>>,
+    /// The side outputs' types, by tag id.
+    pub side_outputs: Vec<(u64, Arc<dyn StreamType>)>,
+    /// Per input edge, the declared partitioning (key-group edges hold their selector).
+    pub partitioners: Vec<Partitioning>,
+}
+
+impl LocalOperator {
+    /// The record type of output `slot`.
+    pub fn output_type(&self, slot: OutputSlot) -> Option<&Arc<dyn StreamType>> {
+        match slot {
+            OutputSlot::Main => self.output.as_ref(),
+            OutputSlot::Side(tag) => self
+                .side_outputs
+                .iter()
+                .find(|(t, _)| *t == tag)
+                .map(|(_, ty)| ty),
+        }
+    }
+}
+
+impl JobGraph {
+    /// The builders, record types and partitioners of every operator.
+    pub fn local_operators(&self) -> LocalOperators {
+        LocalOperators {
+            nodes: self
+                .nodes
+                .iter()
+                .map(|n| LocalOperator {
+                    builder: Arc::clone(&n.builder),
+                    output: n.output.clone(),
+                    side_outputs: n
+                        .side_outputs
+                        .iter()
+                        .map(|s| (s.tag_id, Arc::clone(&s.ty)))
+                        .collect(),
+                    partitioners: n.inputs.iter().map(|e| e.partitioning.clone()).collect(),
+                })
+                .collect(),
+        }
+    }
 }

@@ -200,18 +200,6 @@ pub struct CoordinatorSetup {
     pub report: Arc<Mutex<CoordinatorReport>>,
 }
 
-fn sanitize(uid: &str) -> String {
-    uid.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -465,7 +453,11 @@ impl Coordinator {
                         continue;
                     }
                     p.awaiting_writes += 1;
-                    let path = format!("{}/{}-{subtask}.state", p.prefix, sanitize(&info.uid));
+                    let path = format!(
+                        "{}/{}-{subtask}.state",
+                        p.prefix,
+                        crate::topology::sanitize_uid(&info.uid)
+                    );
                     if writes
                         .send(WriteJob {
                             checkpoint,
