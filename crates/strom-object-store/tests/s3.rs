@@ -1,5 +1,6 @@
 //! The `CheckpointStorage` contract, run against `memory://`, a local directory and (when
-//! `STROM_S3_TEST_ENDPOINT` is set, e.g. by `ci-s3.sh`) a real S3-compatible server.
+//! `STROM_S3_TEST_ENDPOINT` is set, as `scripts/test.sh` does) a real S3-compatible server.
+//! Without it the S3 tests skip, except under `CI=true`, where they fail.
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::io::{Read, Write};
@@ -149,6 +150,30 @@ fn create_bucket(endpoint: &str, bucket: &str) {
     );
 }
 
+/// The S3 server to test against, from `STROM_S3_TEST_ENDPOINT`; `None` means skip `test`.
+/// Under CI (`CI=true` or `CI=1`) a missing endpoint is a failure instead: CI must not
+/// pass by skipping the S3 tests.
+fn s3_endpoint(test: &str) -> Option<String> {
+    if let Some(endpoint) = std::env::var("STROM_S3_TEST_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    {
+        return Some(endpoint);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    assert!(
+        !ci,
+        "STROM_S3_TEST_ENDPOINT is not set and CI=true: {test} must not be skipped in CI. \
+         Run the tests with `scripts/test.sh` (it starts an S3 test server) or set \
+         STROM_S3_TEST_ENDPOINT=http://host:port"
+    );
+    eprintln!(
+        "STROM_S3_TEST_ENDPOINT is not set: skipping {test} \
+         (`scripts/test.sh` starts an S3 test server and sets it)"
+    );
+    None
+}
+
 fn s3_options(endpoint: &str) -> Vec<(String, String)> {
     [
         ("endpoint", endpoint),
@@ -164,11 +189,7 @@ fn s3_options(endpoint: &str) -> Vec<(String, String)> {
 
 #[test]
 fn s3_contract() {
-    let Ok(endpoint) = std::env::var("STROM_S3_TEST_ENDPOINT") else {
-        eprintln!(
-            "STROM_S3_TEST_ENDPOINT is not set: skipping the S3 test \
-             (run `eval \"$(crates/strom-object-store/ci-s3.sh)\"` first)"
-        );
+    let Some(endpoint) = s3_endpoint("s3_contract") else {
         return;
     };
     let nanos = SystemTime::now()
@@ -209,8 +230,7 @@ fn s3_contract() {
 /// endpoint to allow plain HTTP.
 #[test]
 fn s3_configured_from_environment() {
-    let Ok(endpoint) = std::env::var("STROM_S3_TEST_ENDPOINT") else {
-        eprintln!("STROM_S3_TEST_ENDPOINT is not set: skipping the S3 environment test");
+    let Some(endpoint) = s3_endpoint("s3_configured_from_environment") else {
         return;
     };
     let nanos = SystemTime::now()
