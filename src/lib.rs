@@ -1,102 +1,18 @@
-//! # Strom
+//! The `strom` command line (package `strom-cli`): `strom example …` runs the bundled jobs
+//! without writing Rust, `strom bench …` measures throughput, `strom savepoint …` takes
+//! savepoints of running jobs.
 //!
-//! A stateful stream processor with Apache Flink's model and semantics, written in Rust.
-//! This façade crate is what applications depend on; it re-exports the DataStream API, the
-//! contracts for user functions and connectors, and the built-in connectors.
-//!
-//! ```
-//! use strom::prelude::*;
-//!
-//! let env = StreamEnv::new().with_parallelism(2);
-//! let words = env
-//!     .from_collection(vec!["a b".to_string(), "b c b".to_string()])
-//!     .flat_map(|line: String, out: &mut Collector<(String, u64)>| {
-//!         for w in line.split_whitespace() {
-//!             out.collect((w.to_string(), 1));
-//!         }
-//!     })
-//!     .key_by(|(w, _)| w.clone())
-//!     .sum(|t: &mut (String, u64)| &mut t.1)
-//!     .collect();
-//! env.execute("word count").unwrap();
-//! let mut counts = words.take();
-//! counts.sort();
-//! assert_eq!(counts.last(), Some(&("c".to_string(), 1)));
-//! ```
-//!
-//! Crates behind it, in dependency order: `strom-types` (vocabulary), `strom-core`
-//! (contracts), `strom-runtime` (tasks, chains, channels), `strom-connectors` (sources and
-//! sinks), `strom-api` (the DataStream API). See `docs/architecture.md`.
+//! Applications depend on the façade crate `strom`, not on this one. This library holds
+//! the bundled example jobs ([`jobs`]), which tests, benchmarks and `docs/fraud.md` use
+//! from Rust, and the command line itself (hidden).
 
 #[doc(hidden)]
 pub mod cli;
 pub mod jobs;
 
-pub use strom_api::{
-    AllWindowedStream, CancelHandle, CoGroupedStreams, DataStream, DataStreamSink, IntervalJoin,
-    IntervalJoined, JobResult, JoinedStreams, KeyedStream, OperatorStats, StreamEnv,
-    WindowedStream,
-};
-/// Complex event processing: patterns over streams (see `docs/cep.md`).
-pub use strom_cep as cep;
-pub use strom_connectors as connectors;
-pub use strom_core as core;
-pub use strom_core::checkpoint::StateBackendConfig;
-pub use strom_core::{
-    BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessContext, ProcessFunction, Record,
-    Result, Sink, SinkWriter, Source, SourceReader, StromError, TaskInfo, Timestamp, Watermark,
-};
-pub use strom_nexmark as nexmark;
-pub use strom_process as process;
-/// Test harnesses for your own functions and operators (see `docs/testing.md`).
-pub use strom_process::testkit;
-pub use strom_runtime as runtime;
-pub use strom_runtime::checkpoint::{
-    CheckpointConfig, CheckpointStats, CheckpointingMode, RestartStrategy, RestorePoint,
-    SavepointHandle,
-};
-pub use strom_state as state;
-pub use strom_types as types;
-pub use strom_window as window;
-
-/// Everything a typical job needs: `use strom::prelude::*;`.
-pub mod prelude {
-    pub use crate::core::watermark::WatermarkStrategy;
-    pub use crate::process::{AsyncConfig, KeyedContext, KeyedProcessFunction, TimeDomain};
-    pub use crate::state::{
-        AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
-        ReducingStateDescriptor, StateTtlConfig, ValueStateDescriptor,
-    };
-    pub use crate::window::{
-        AggregateFunction, Either, EventTimeSessionWindows, GlobalWindows, ProcessWindowFunction,
-        SlidingEventTimeWindows, TimeWindow, TumblingEventTimeWindows, WindowContext,
-        WindowElements,
-    };
-    pub use crate::{
-        BoxError, CheckpointConfig, CheckpointingMode, Collector, Data, DataStream, DeadLetter,
-        Key, KeyedStream, OutputTag, ProcessContext, ProcessFunction, RestartStrategy,
-        RestorePoint, StateBackendConfig, StreamEnv, StromError, TaskInfo,
-    };
-    pub use std::time::Duration;
-}
-
-/// The user guides in `docs/`, compiled and run as doctests so that their code stays true.
+/// The fraud-detection guide, compiled and run as a doctest (it uses [`jobs::fraud`]).
 #[cfg(doctest)]
 mod guides {
-    #[doc = include_str!("../docs/datastream.md")]
-    struct DataStream;
-    #[doc = include_str!("../docs/sources-and-sinks.md")]
-    struct SourcesAndSinks;
-    #[doc = include_str!("../README.md")]
-    struct Readme;
-    #[doc = include_str!("../docs/state-and-timers.md")]
-    struct StateAndTimers;
     #[doc = include_str!("../docs/fraud.md")]
     struct Fraud;
-    #[doc = include_str!("../docs/checkpointing.md")]
-    struct Checkpointing;
-    #[doc = include_str!("../docs/nexmark.md")]
-    struct Nexmark;
-    #[doc = include_str!("../docs/cep.md")]
-    struct Cep;
 }

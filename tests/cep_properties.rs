@@ -31,9 +31,9 @@ use strom::Timestamp;
 use strom::cep::{AfterMatchSkipStrategy, CepExt, Match, Pattern};
 use strom::connectors::file::WithLine;
 use strom::core::CompactString;
-use strom::jobs::rising::rising_pattern;
-use strom::jobs::sensors::SensorReading;
 use strom::prelude::*;
+use strom_cli::jobs::rising::rising_pattern;
+use strom_cli::jobs::sensors::SensorReading;
 
 const LIMIT: Duration = Duration::from_secs(60);
 

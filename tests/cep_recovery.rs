@@ -43,7 +43,7 @@ fn rising(args: &[&str]) -> Command {
     // The executor logs "restoring" when a run starts from a checkpoint.
     c.env(
         "RUST_LOG",
-        "warn,strom_runtime::executor=info,strom::jobs=info",
+        "warn,strom_runtime::executor=info,strom_cli::jobs=info",
     );
     c.args(["example", "rising-temperatures", "--input", INPUT]);
     c.args(["--within", "1m", "--watermark-interval", "0ms"]);

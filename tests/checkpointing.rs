@@ -267,7 +267,7 @@ fn checkpoints_in_s3_compatible_storage_restart_exactly_once() {
     let bucket = format!("strom-chk-{}", std::process::id());
     create_bucket(&endpoint, &bucket);
     let storage: Arc<dyn strom::runtime::checkpoint::CheckpointStorage> = Arc::new(
-        strom_object_store::ObjectStoreStorage::from_url(
+        strom::object_store::ObjectStoreStorage::from_url(
             &format!("s3://{bucket}/job"),
             [
                 ("endpoint", endpoint.as_str()),
@@ -485,7 +485,7 @@ fn sensor_windows(
     dir: Option<&std::path::Path>,
     window: &str,
 ) -> (Vec<String>, JobResult) {
-    use strom::jobs::sensors::{AvgMinMax, format_row, sensor_source};
+    use strom_cli::jobs::sensors::{AvgMinMax, format_row, sensor_source};
     let mut env = restarting_env(20);
     if let Some(d) = dir {
         env = env.enable_checkpointing(Duration::from_millis(20), d);
@@ -515,20 +515,22 @@ fn sensor_windows(
         .assign_timestamps_and_watermarks(
             WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(5))
                 .with_timestamp_assigner(
-                    |r: &strom::connectors::file::WithLine<strom::jobs::sensors::SensorReading>,
+                    |r: &strom::connectors::file::WithLine<
+                        strom_cli::jobs::sensors::SensorReading,
+                    >,
                      _| r.value.ts_ms,
                 )
                 .with_emission_interval(Duration::ZERO),
         )
         .set_parallelism(1)
         .key_by(
-            |r: &strom::connectors::file::WithLine<strom::jobs::sensors::SensorReading>| {
+            |r: &strom::connectors::file::WithLine<strom_cli::jobs::sensors::SensorReading>| {
                 r.value.sensor_id.clone()
             },
         );
     let emit = |key: &strom::core::CompactString,
                 ctx: &mut WindowContext<'_, TimeWindow>,
-                mut stats: WindowElements<'_, strom::jobs::sensors::Stats>,
+                mut stats: WindowElements<'_, strom_cli::jobs::sensors::Stats>,
                 out: &mut Collector<'_, String>|
      -> Result<(), BoxError> {
         if let Some(s) = stats.next() {

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use strom::jobs::fraud::{FraudConfig, Rules, run};
+use strom_cli::jobs::fraud::{FraudConfig, Rules, run};
 
 // ---- the reference ----
 

@@ -111,7 +111,7 @@ fn median_rate(
 }
 
 pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
-    use crate::prelude::*;
+    use strom::prelude::*;
     match bench {
         Bench::Cep(b) => super::bench_cep::run(b),
         Bench::Checkpoint(b) => super::bench_checkpoint::run(b),
@@ -267,22 +267,22 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
 #[derive(Clone)]
 struct TimerBench;
 
-impl crate::process::KeyedProcessFunction<u64, (u64, i64), i64> for TimerBench {
+impl strom::process::KeyedProcessFunction<u64, (u64, i64), i64> for TimerBench {
     fn process_element(
         &mut self,
         e: (u64, i64),
-        ctx: &mut crate::process::KeyedContext<'_, u64>,
-        _: &mut crate::Collector<'_, i64>,
-    ) -> Result<(), crate::BoxError> {
+        ctx: &mut strom::process::KeyedContext<'_, u64>,
+        _: &mut strom::Collector<'_, i64>,
+    ) -> Result<(), strom::BoxError> {
         ctx.timer_service().register_event_time_timer(e.1 + 1);
         Ok(())
     }
     fn on_timer(
         &mut self,
         t: i64,
-        _: &mut crate::process::KeyedContext<'_, u64>,
-        out: &mut crate::Collector<'_, i64>,
-    ) -> Result<(), crate::BoxError> {
+        _: &mut strom::process::KeyedContext<'_, u64>,
+        out: &mut strom::Collector<'_, i64>,
+    ) -> Result<(), strom::BoxError> {
         out.collect(t);
         Ok(())
     }

@@ -14,10 +14,10 @@
 //!   (`next`, or `followed_by` with `--pattern relaxed`), within one minute, skip past the
 //!   last event; every match is turned into one record (its first timestamp) and dropped.
 
-use crate::cep::{AfterMatchSkipStrategy, CepExt, Match, Pattern};
-use crate::prelude::*;
 use std::path::PathBuf;
 use std::time::Instant;
+use strom::cep::{AfterMatchSkipStrategy, CepExt, Match, Pattern};
+use strom::prelude::*;
 
 /// Event time of event 0 (2024-01-01T00:00:00Z), as in the Java benchmark.
 const BASE_TS: i64 = 1_704_067_200_000;

@@ -1,9 +1,9 @@
 //! `strom bench checkpoint`: the cost of checkpoints on a keyed-state job, the size and
 //! duration of checkpoints, bytes written (full vs incremental) and recovery time.
 
-use crate::prelude::*;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use strom::prelude::*;
 
 /// Settings of the checkpoint benchmark.
 #[derive(clap::Args, Debug)]

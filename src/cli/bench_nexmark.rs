@@ -3,14 +3,14 @@
 //! have a trigger time, the latency from the moment the sources emitted the event that
 //! made a row possible to the moment the row reached the sink.
 
-use crate::prelude::*;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use strom_nexmark::queries::QueryRow;
-use strom_nexmark::queries::q13::SideInput;
-use strom_nexmark::queries::suite::{self, Query, QueryInputs, RowSink};
-use strom_nexmark::{Event, NexmarkConfig, source};
+use strom::nexmark::queries::QueryRow;
+use strom::nexmark::queries::q13::SideInput;
+use strom::nexmark::queries::suite::{self, Query, QueryInputs, RowSink};
+use strom::nexmark::{Event, NexmarkConfig, source};
+use strom::prelude::*;
 
 /// Settings of the Nexmark benchmark.
 #[derive(clap::Args, Debug)]
@@ -323,7 +323,7 @@ impl RowSink for BenchRowSink {
             let kept = Arc::clone(kept);
             self.table = Some(Box::new(move || {
                 let rows = kept.lock().map(|mut r| std::mem::take(&mut *r));
-                strom_nexmark::queries::final_table(rows.unwrap_or_default())
+                strom::nexmark::queries::final_table(rows.unwrap_or_default())
             }));
         }
         rows.sink_to(
@@ -344,12 +344,12 @@ struct BenchSink<T> {
     kept: Option<Arc<Mutex<Vec<T>>>>,
 }
 
-impl<T: QueryRow> crate::Sink<T> for BenchSink<T> {
+impl<T: QueryRow> strom::Sink<T> for BenchSink<T> {
     type Writer = BenchWriter<T>;
 
     fn create_writer(
         &self,
-        _: &crate::core::SinkContext,
+        _: &strom::core::SinkContext,
     ) -> std::result::Result<BenchWriter<T>, BoxError> {
         Ok(BenchWriter {
             shared: Arc::clone(&self.shared),
@@ -369,8 +369,8 @@ struct BenchWriter<T> {
     local: Vec<T>,
 }
 
-impl<T: QueryRow> crate::SinkWriter<T> for BenchWriter<T> {
-    fn write(&mut self, value: T, _: crate::Timestamp) -> std::result::Result<(), BoxError> {
+impl<T: QueryRow> strom::SinkWriter<T> for BenchWriter<T> {
+    fn write(&mut self, value: T, _: strom::Timestamp) -> std::result::Result<(), BoxError> {
         self.rows += 1;
         if (self.samples.len() < MAX_SAMPLES || self.rows.is_multiple_of(16))
             && self.samples.len() < 4 * MAX_SAMPLES

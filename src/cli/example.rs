@@ -1,9 +1,9 @@
 //! `strom example …`: bundled jobs that run over files or the generator.
 
-use crate::StreamEnv;
-use crate::prelude::*;
 use clap::Subcommand;
 use std::path::PathBuf;
+use strom::StreamEnv;
+use strom::prelude::*;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum Example {
@@ -276,7 +276,7 @@ fn rolling_sum(
     source
         .key_by(|(k, _)| k.clone())
         .sum(|t: &mut (String, u64)| &mut t.1)
-        .sink_to(crate::connectors::print::PrintSink, "Sink: Print")
+        .sink_to(strom::connectors::print::PrintSink, "Sink: Print")
         .set_parallelism(1);
     let result = env.execute("rolling sum")?;
     super::report(&result);

@@ -83,12 +83,12 @@ pub fn main() -> ExitCode {
 }
 
 /// Cancel the environment's job on Ctrl-C (the job then stops cleanly).
-pub fn cancel_on_ctrl_c_env(env: &crate::StreamEnv) {
+pub fn cancel_on_ctrl_c_env(env: &strom::StreamEnv) {
     cancel_on_ctrl_c(env)
 }
 
 /// Cancel the environment's job on Ctrl-C (the job then stops cleanly).
-pub(crate) fn cancel_on_ctrl_c(env: &crate::StreamEnv) {
+pub(crate) fn cancel_on_ctrl_c(env: &strom::StreamEnv) {
     let handle = env.cancel_handle();
     let _ = ctrlc::set_handler(move || {
         eprintln!("stopping (Ctrl-C)…");
@@ -97,7 +97,7 @@ pub(crate) fn cancel_on_ctrl_c(env: &crate::StreamEnv) {
 }
 
 /// Print a job result's per-operator counts to stderr.
-pub(crate) fn report(result: &crate::JobResult) {
+pub(crate) fn report(result: &strom::JobResult) {
     eprintln!(
         "job '{}' {} in {:.3} s ({} tasks, {} threads)",
         result.job_name,

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 use std::time::Instant;
-use strom_nexmark::NexmarkConfig;
-use strom_nexmark::queries::q13::SideInput;
+use strom::nexmark::NexmarkConfig;
+use strom::nexmark::queries::q13::SideInput;
 
 /// Nexmark data files.
 #[derive(clap::Subcommand, Debug)]
@@ -50,14 +50,14 @@ pub(crate) fn run(cmd: Nexmark) -> anyhow::Result<()> {
                 ..NexmarkConfig::default()
             };
             let start = Instant::now();
-            let n = strom_nexmark::source::write_json_lines(config, &out)?;
+            let n = strom::nexmark::source::write_json_lines(config, &out)?;
             eprintln!(
                 "wrote {n} events to {} in {:.1} s",
                 out.display(),
                 start.elapsed().as_secs_f64()
             );
             if let Some(path) = side_input {
-                SideInput::generate(strom_nexmark::queries::q13::REFERENCE_ROWS)
+                SideInput::generate(strom::nexmark::queries::q13::REFERENCE_ROWS)
                     .write_csv(&path)?;
                 eprintln!("wrote q13's side input to {}", path.display());
             }

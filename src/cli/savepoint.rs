@@ -5,13 +5,13 @@
 //! the job to answer with the savepoint's location (`DIR/savepoints/savepoint-N`), which
 //! `--restore PATH` accepts, at any parallelism.
 
-use crate::StreamEnv;
-use crate::runtime::checkpoint::{CheckpointStorage, RestorePoint};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use strom_core::{Result, StromError};
+use strom::StreamEnv;
+use strom::core::{Result, StromError};
+use strom::runtime::checkpoint::{CheckpointStorage, RestorePoint};
 
 const REQUESTS: &str = "_requests";
 
@@ -104,7 +104,7 @@ pub fn request(checkpoint_dir: &Path, stop: bool, timeout: Duration) -> Result<S
 /// The storage behind `--checkpoint-dir`: a local directory, or `s3://bucket/prefix`
 /// (configured by the usual `AWS_*` environment variables).
 pub fn storage_for(dir: &Path) -> Result<Arc<dyn CheckpointStorage>> {
-    strom_object_store::storage_from_uri(&dir.to_string_lossy())
+    strom::object_store::storage_from_uri(&dir.to_string_lossy())
 }
 
 /// What `--restore SPEC` means: `latest` (the newest intact checkpoint in the checkpoint

@@ -2,9 +2,9 @@
 //! generic CSV parser for anything else (quotes, odd values), so that the accepted input and
 //! the error messages (naming file, line and field) are exactly the CSV source's.
 
-use crate::BoxError;
-use crate::connectors::file::{CsvLineParser, LineParser};
 use serde::de::DeserializeOwned;
+use strom::BoxError;
+use strom::connectors::file::{CsvLineParser, LineParser};
 
 /// Parses with `fast`, falling back to [`CsvLineParser`] when it returns `None`.
 pub struct FastCsvParser<T> {

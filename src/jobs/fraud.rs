@@ -5,7 +5,7 @@
 //! It shows how a job orders each key's events by event time with a
 //! [`KeyedProcessFunction`], keyed state and event-time timers (see `docs/fraud.md`):
 //!
-//! * every on-time login is buffered in [`MapState`](crate::state::MapState) under its
+//! * every on-time login is buffered in [`MapState`](strom::state::MapState) under its
 //!   timestamp, and an event-time timer is registered at that timestamp;
 //! * when the watermark reaches the timer, `on_timer(t)` handles the user's buffered logins
 //!   at `t` in arrival order: timers fire in timestamp order, so each user's logins are
@@ -13,22 +13,22 @@
 //! * a login whose timestamp is at or below the watermark when it arrives is late: it goes
 //!   to a side output as its input line (to `--late-output`) and is not used;
 //! * the failure timestamps since the user's last failures alert live in
-//!   [`ListState`](crate::state::ListState), the previous successful login in
-//!   [`ValueState`](crate::state::ValueState).
+//!   [`ListState`](strom::state::ListState), the previous successful login in
+//!   [`ValueState`](strom::state::ValueState).
 //!
 //! Output rows (in no particular order): `failures,user_id,t` and `travel,user_id,t0,t`.
 
 use super::fast_csv::{FastCsvParser, parse_f64, parse_i64};
-use crate::connectors::file::{KeepLines, LineFileSource, TextLinesSink, WithLine};
-use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use strom::connectors::file::{KeepLines, LineFileSource, TextLinesSink, WithLine};
+use strom::prelude::*;
 
 /// One input line: a login attempt.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Login {
     /// The user (inline up to 24 bytes: cloning it as a key allocates nothing).
-    pub user_id: crate::core::CompactString,
+    pub user_id: strom::core::CompactString,
     /// Event time, epoch ms.
     pub ts_ms: i64,
     /// Whether the login succeeded (`1`) or failed (`0`) in the input.
@@ -112,7 +112,7 @@ fn fast_parse(line: &[u8]) -> Option<Login> {
         _ => return None,
     };
     Some(Login {
-        user_id: crate::core::CompactString::new(std::str::from_utf8(user).ok()?),
+        user_id: strom::core::CompactString::new(std::str::from_utf8(user).ok()?),
         ts_ms: parse_i64(ts)?,
         success,
         lat: parse_f64(lat)?,
@@ -172,14 +172,14 @@ pub enum Alert {
     /// More than `max_failures` failed logins of `user` within the window, the last at `ts_ms`.
     Failures {
         /// The user.
-        user: crate::core::CompactString,
+        user: strom::core::CompactString,
         /// The failed login that crossed the threshold.
         ts_ms: i64,
     },
     /// Successful logins of `user` at `from_ms` and `to_ms` too far apart for the time between.
     Travel {
         /// The user.
-        user: crate::core::CompactString,
+        user: strom::core::CompactString,
         /// The previous successful login.
         from_ms: i64,
         /// The current one.
@@ -238,7 +238,7 @@ impl FraudDetector {
     fn failed(
         &self,
         t: i64,
-        ctx: &mut KeyedContext<'_, crate::core::CompactString>,
+        ctx: &mut KeyedContext<'_, strom::core::CompactString>,
         out: &mut Collector<'_, Alert>,
     ) -> Result<(), BoxError> {
         let mut state = ctx.list_state(&self.failures);
@@ -261,7 +261,7 @@ impl FraudDetector {
     fn succeeded(
         &self,
         login: &Login,
-        ctx: &mut KeyedContext<'_, crate::core::CompactString>,
+        ctx: &mut KeyedContext<'_, strom::core::CompactString>,
         out: &mut Collector<'_, Alert>,
     ) -> Result<(), BoxError> {
         let current = LastLogin {
@@ -286,11 +286,11 @@ impl FraudDetector {
     }
 }
 
-impl KeyedProcessFunction<crate::core::CompactString, LoginLine, Alert> for FraudDetector {
+impl KeyedProcessFunction<strom::core::CompactString, LoginLine, Alert> for FraudDetector {
     fn process_element(
         &mut self,
         login: LoginLine,
-        ctx: &mut KeyedContext<'_, crate::core::CompactString>,
+        ctx: &mut KeyedContext<'_, strom::core::CompactString>,
         _out: &mut Collector<'_, Alert>,
     ) -> Result<(), BoxError> {
         let t = login.value.ts_ms;
@@ -308,8 +308,8 @@ impl KeyedProcessFunction<crate::core::CompactString, LoginLine, Alert> for Frau
 
     fn on_timer(
         &mut self,
-        t: crate::Timestamp,
-        ctx: &mut KeyedContext<'_, crate::core::CompactString>,
+        t: strom::Timestamp,
+        ctx: &mut KeyedContext<'_, strom::core::CompactString>,
         out: &mut Collector<'_, Alert>,
     ) -> Result<(), BoxError> {
         let mut pending = ctx.map_state(&self.pending);
@@ -363,7 +363,7 @@ pub struct FraudConfig {
 /// The source and the watermark assignment run at parallelism 1, the watermark emitted
 /// after every record, so that which logins are late depends on the input order only: the
 /// alerts and late lines are the same at any `parallelism` of the detector.
-pub fn run(cfg: &FraudConfig) -> Result<strom_api::JobResult, StromError> {
+pub fn run(cfg: &FraudConfig) -> Result<strom::JobResult, StromError> {
     let env = StreamEnv::new().with_parallelism(cfg.parallelism.max(1));
     crate::cli::cancel_on_ctrl_c_env(&env);
     let logins = env
@@ -393,7 +393,7 @@ pub fn run(cfg: &FraudConfig) -> Result<strom_api::JobResult, StromError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::file::{CsvLineParser, LineParser};
+    use strom::connectors::file::{CsvLineParser, LineParser};
 
     #[test]
     fn fast_parser_agrees_with_the_csv_parser() {

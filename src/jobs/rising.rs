@@ -16,12 +16,12 @@
 //! Late readings (timestamp at or below the watermark) go to `--late-output` verbatim.
 
 use super::sensors::{SensorReading, java_double, job_env, sensor_source};
-use crate::cep::{AfterMatchSkipStrategy, CepExt, Match, Pattern};
-use crate::connectors::file::{TextLinesSink, WithLine};
-use crate::core::watermark::WatermarkStrategy;
-use crate::prelude::*;
 use std::path::PathBuf;
 use std::time::Duration;
+use strom::cep::{AfterMatchSkipStrategy, CepExt, Match, Pattern};
+use strom::connectors::file::{TextLinesSink, WithLine};
+use strom::core::watermark::WatermarkStrategy;
+use strom::prelude::*;
 
 /// Everything the job takes.
 #[derive(Clone, Debug)]
@@ -88,7 +88,7 @@ pub fn format_match(m: &Match<Line>) -> Option<String> {
 }
 
 /// Build and run the job; returns its result.
-pub fn run(cfg: &RisingConfig) -> Result<strom_api::JobResult, StromError> {
+pub fn run(cfg: &RisingConfig) -> Result<strom::JobResult, StromError> {
     let (env, _savepoints) = job_env(
         cfg.parallelism,
         cfg.checkpointing.as_ref(),

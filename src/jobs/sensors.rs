@@ -7,13 +7,13 @@
 //! printed as Java prints them (as Flink's output does).
 
 use super::fast_csv::{FastCsvParser, parse_i64};
-use crate::connectors::file::{LineFileSource, TextLinesSink, WithLine};
-use crate::core::watermark::WatermarkStrategy;
-use crate::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
-use strom_window::{
+use strom::connectors::file::{LineFileSource, TextLinesSink, WithLine};
+use strom::core::watermark::WatermarkStrategy;
+use strom::prelude::*;
+use strom::window::{
     AggregateFunction, EventTimeSessionWindows, SlidingEventTimeWindows, TimeWindow,
     TumblingEventTimeWindows, WindowAssigner, WindowContext, WindowElements,
 };
@@ -22,7 +22,7 @@ use strom_window::{
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SensorReading {
     /// The sensor (inline up to 24 bytes: cloning it as a key allocates nothing).
-    pub sensor_id: crate::core::CompactString,
+    pub sensor_id: strom::core::CompactString,
     /// Event time, epoch ms.
     pub ts_ms: i64,
     /// Degrees Celsius.
@@ -57,7 +57,7 @@ fn fast_parse(line: &[u8]) -> Option<SensorReading> {
     let ts_ms = parse_i64(ts)?;
     let temperature: f64 = std::str::from_utf8(temp).ok()?.parse().ok()?;
     Some(SensorReading {
-        sensor_id: crate::core::CompactString::new(std::str::from_utf8(sensor).ok()?),
+        sensor_id: strom::core::CompactString::new(std::str::from_utf8(sensor).ok()?),
         ts_ms,
         temperature,
     })
@@ -66,7 +66,7 @@ fn fast_parse(line: &[u8]) -> Option<SensorReading> {
 /// The file source of the job: sensor lines, each kept with its original text.
 pub fn sensor_source(
     input: Vec<PathBuf>,
-) -> LineFileSource<SensorReading, SensorLineParser, crate::connectors::file::KeepLines> {
+) -> LineFileSource<SensorReading, SensorLineParser, strom::connectors::file::KeepLines> {
     LineFileSource::new(input, SensorLineParser::default).with_lines()
 }
 
@@ -242,7 +242,7 @@ pub fn format_row(sensor: &str, w: &TimeWindow, s: &Stats) -> String {
 
 #[allow(clippy::ptr_arg)] // the key type of a window function is the stream's key type
 fn emit_row(
-    key: &crate::core::CompactString,
+    key: &strom::core::CompactString,
     ctx: &mut WindowContext<'_, TimeWindow>,
     mut stats: WindowElements<'_, Stats>,
     out: &mut Collector<'_, String>,
@@ -268,7 +268,7 @@ pub(crate) fn job_env(
     let mut savepoints = None;
     if let Some((interval, dir)) = checkpointing {
         let storage = crate::cli::savepoint::storage_for(dir)?;
-        env = env.with_checkpointing(crate::CheckpointConfig::new(*interval, storage));
+        env = env.with_checkpointing(strom::CheckpointConfig::new(*interval, storage));
         if !dir.to_string_lossy().contains("://") {
             savepoints = Some(crate::cli::savepoint::serve_requests(&env, dir));
         }
@@ -289,7 +289,7 @@ pub(crate) fn job_env(
 }
 
 /// Build and run the job; returns its result.
-pub fn run(cfg: &SensorsConfig) -> Result<strom_api::JobResult, StromError> {
+pub fn run(cfg: &SensorsConfig) -> Result<strom::JobResult, StromError> {
     let (env, _savepoints) = job_env(
         cfg.parallelism,
         cfg.checkpointing.as_ref(),
@@ -340,7 +340,7 @@ fn windowed<A>(
 ) -> DataStream<String>
 where
     A: WindowAssigner<Line, W = TimeWindow>,
-    A::DefaultTrigger: strom_window::Trigger<Line, TimeWindow> + Clone + Sync + 'static,
+    A::DefaultTrigger: strom::window::Trigger<Line, TimeWindow> + Clone + Sync + 'static,
 {
     readings
         .key_by(|r: &Line| r.value.sensor_id.clone())
@@ -377,7 +377,7 @@ pub fn generated_reading(i: u64, sensors: u64, interval_ms: i64, p: u64) -> Sens
 }
 
 /// The sensor ids `s000`, `s001`, … (computed once, as Flink's generator does).
-pub fn sensor_ids(sensors: u64) -> Vec<crate::core::CompactString> {
+pub fn sensor_ids(sensors: u64) -> Vec<strom::core::CompactString> {
     (0..sensors.max(1))
         .map(|i| compact_str::format_compact!("s{i:03}"))
         .collect()
@@ -387,7 +387,7 @@ pub fn sensor_ids(sensors: u64) -> Vec<crate::core::CompactString> {
 #[inline]
 pub fn generated_reading_with(
     i: u64,
-    ids: &[crate::core::CompactString],
+    ids: &[strom::core::CompactString],
     interval_ms: i64,
     p: u64,
 ) -> SensorReading {
@@ -402,7 +402,7 @@ pub fn generated_reading_with(
 }
 
 /// Run the generator variant; returns the job result and the number of window rows.
-pub fn run_generated(cfg: &GeneratorConfig) -> Result<(strom_api::JobResult, u64), StromError> {
+pub fn run_generated(cfg: &GeneratorConfig) -> Result<(strom::JobResult, u64), StromError> {
     let p = cfg.parallelism.max(1);
     let env = StreamEnv::new().with_parallelism(p);
     let (sensors, interval, events) = (cfg.sensors.max(1), cfg.interval_ms, cfg.events);
@@ -420,13 +420,13 @@ pub fn run_generated(cfg: &GeneratorConfig) -> Result<(strom_api::JobResult, u64
     where
         A: WindowAssigner<SensorReading, W = TimeWindow>,
         A::DefaultTrigger:
-            strom_window::Trigger<SensorReading, TimeWindow> + Clone + Sync + 'static,
+            strom::window::Trigger<SensorReading, TimeWindow> + Clone + Sync + 'static,
     {
         s.key_by(|r: &SensorReading| r.sensor_id.clone())
             .window(a)
             .aggregate_with_process(
                 ReadingStats,
-                |key: &crate::core::CompactString,
+                |key: &strom::core::CompactString,
                  ctx: &mut WindowContext<'_, TimeWindow>,
                  mut st: WindowElements<'_, Stats>,
                  out: &mut Collector<'_, String>| {
@@ -478,7 +478,7 @@ impl AggregateFunction<SensorReading> for ReadingStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::connectors::file::{CsvLineParser, LineParser};
+    use strom::connectors::file::{CsvLineParser, LineParser};
 
     #[test]
     fn doubles_print_as_in_java() {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use strom_connectors::collection::{CollectionSource, IteratorSource};
+#[cfg(feature = "file")]
 use strom_connectors::file::{CsvSource, JsonLinesSource};
 use strom_connectors::generator::GeneratorSource;
 use strom_core::checkpoint::StateBackendConfig;
@@ -177,7 +178,8 @@ impl StreamEnv {
     }
 
     /// Where keyed state lives: on the heap (default) or on disk, for state larger than
-    /// memory. Jobs need no other change.
+    /// memory. Jobs need no other change. The disk backend needs cargo feature `disk`
+    /// (default); without it `execute` fails before the job runs, saying so.
     pub fn with_state_backend(self, backend: StateBackendConfig) -> Self {
         self.lock().config.state_backend = backend;
         self
@@ -258,6 +260,7 @@ impl StreamEnv {
         DataStream::from_node(self.clone(), id)
     }
 
+    #[cfg(feature = "file")]
     /// Read CSV files (or directories of them) into `T` by serde, in parallel over files
     /// and byte ranges. Columns map to `T`'s fields in order (call
     /// [`from_source`](Self::from_source) with a configured
@@ -271,6 +274,7 @@ impl StreamEnv {
         self.from_source(CsvSource::<T>::new(paths), "Source: CSV")
     }
 
+    #[cfg(feature = "file")]
     /// Read JSON-lines files (one JSON value per line) into `T`, like
     /// [`read_csv`](Self::read_csv).
     pub fn read_json_lines<T: Data>(
@@ -373,6 +377,7 @@ impl StreamEnv {
             return Err(StromError::InvalidJob(g.errors.join("; ")));
         }
         validate(&g.graph)?;
+        check_state_backend(&g.config.state_backend)?;
         strom_runtime::explain(&g.graph, &g.config)
     }
 
@@ -388,6 +393,10 @@ impl StreamEnv {
                 g.graph = JobGraph::default();
                 return Err(StromError::InvalidJob(errors.join("; ")));
             }
+            if let Err(e) = check_state_backend(&g.config.state_backend) {
+                g.graph = JobGraph::default();
+                return Err(e);
+            }
             let graph = std::mem::take(&mut g.graph);
             g.tag_types.clear();
             let cancel = std::mem::replace(&mut g.cancel, CancelHandle::new());
@@ -401,6 +410,17 @@ impl StreamEnv {
             "executing job"
         );
         strom_runtime::execute(job_name, graph, &config, &cancel)
+    }
+}
+
+/// The configured state backend is one this build has: the disk backend needs cargo
+/// feature `disk`, and a job asking for it in a build without it fails before it runs.
+fn check_state_backend(backend: &StateBackendConfig) -> Result<()> {
+    match backend {
+        StateBackendConfig::Disk { .. } if !strom_state::DISK_BACKEND => {
+            Err(strom_state::disk_unavailable())
+        }
+        _ => Ok(()),
     }
 }
 

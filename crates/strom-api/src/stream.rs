@@ -2,10 +2,12 @@
 
 use crate::{KeyedStream, StreamEnv};
 use std::marker::PhantomData;
+#[cfg(feature = "file")]
 use std::path::PathBuf;
 use std::sync::Arc;
 use strom_connectors::collect::{CollectHandle, collect_sink};
 use strom_connectors::discard::DiscardSink;
+#[cfg(feature = "file")]
 use strom_connectors::file::{CsvSink, JsonLinesSink, TextLinesSink};
 use strom_connectors::print::PrintSink;
 use strom_core::{
@@ -393,6 +395,7 @@ impl<T: Data> DataStream<T> {
         handle
     }
 
+    #[cfg(feature = "file")]
     /// Write every record as a CSV row (serde; no header) to `path`: one file when the sink
     /// runs at parallelism 1, else a directory of `part-{i}.csv` files.
     pub fn write_csv(self, path: impl Into<PathBuf>) -> DataStreamSink
@@ -402,6 +405,7 @@ impl<T: Data> DataStream<T> {
         self.sink_to(CsvSink::new(path), "Sink: CSV")
     }
 
+    #[cfg(feature = "file")]
     /// Write every record as one JSON object per line (like [`write_csv`](Self::write_csv)).
     pub fn write_json_lines(self, path: impl Into<PathBuf>) -> DataStreamSink
     where
@@ -410,6 +414,7 @@ impl<T: Data> DataStream<T> {
         self.sink_to(JsonLinesSink::new(path), "Sink: JSON lines")
     }
 
+    #[cfg(feature = "file")]
     /// Write every record's text verbatim, one per line (`String`s, or
     /// [`WithLine`](strom_connectors::file::WithLine)s to write input lines back as read).
     pub fn write_text_lines(self, path: impl Into<PathBuf>) -> DataStreamSink

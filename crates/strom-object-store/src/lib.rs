@@ -9,6 +9,13 @@
 //! path or a `file://` URL gives a [`LocalStorage`], `s3://` and `memory://` an
 //! [`ObjectStoreStorage`].
 //!
+//! **TLS and crypto.** S3 requests go over http or https through reqwest with rustls, and
+//! are signed (SigV4) by object_store; both use the *ring* crypto library, not aws-lc-rs
+//! (whose C build is several times larger: object_store's `aws` feature would pull it).
+//! rustls finds its provider as the process default, which [`install_crypto_provider`]
+//! sets (from [`ObjectStoreStorage::from_url`]) unless the application installed one.
+//! Certificates are checked against the system's roots.
+//!
 //! object_store is asynchronous while [`CheckpointStorage`] is not: each storage owns a
 //! small tokio runtime (one worker thread, which also drives idle HTTP connections) and
 //! blocks on every call. The calls are meant for the checkpoint coordinator's thread; if
@@ -79,6 +86,18 @@ fn redact(url: &Url) -> String {
     let _ = u.set_username("");
     let _ = u.set_password(None);
     u.to_string()
+}
+
+/// Make *ring* the process's default rustls crypto provider, unless one is installed
+/// already (by the application, or an earlier call). The HTTP client of S3 stores uses
+/// rustls without a provider of its own (see the crate documentation); call this before
+/// building an object_store client yourself for [`ObjectStoreStorage::from_store`].
+/// [`ObjectStoreStorage::from_url`] calls it for `s3://` URLs.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Fails only when another thread installed one first, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
 }
 
 /// Parse a `/`-separated relative path into path parts, skipping empty segments.
@@ -156,6 +175,7 @@ impl ObjectStoreStorage {
                 if plain_http && !allow_http_set {
                     builder = builder.with_config(allow_http, "true");
                 }
+                install_crypto_provider();
                 let s3 = builder.with_url(url).build().map_err(|e| {
                     err(format!("cannot configure checkpoint storage {shown}: {e}"))
                 })?;

@@ -33,6 +33,7 @@
 //!   top of the complete section of the same state and key group.
 
 use crate::codec;
+#[cfg(feature = "disk")]
 use crate::disk::DiskBackend;
 pub use crate::heap::HeapBackend;
 use std::sync::Arc;
@@ -50,6 +51,7 @@ type Sweep<K> = Box<dyn FnMut(&mut KeyedStateStore<K>, i64) -> Result<()> + Send
 /// The backend behind a store.
 enum Backend<K> {
     Heap(HeapBackend<K>),
+    #[cfg(feature = "disk")]
     Disk(Box<DiskBackend>),
 }
 
@@ -117,7 +119,11 @@ impl<K> KeyedStateStore<K> {
 
     /// Whether the store keeps its state on disk (the disk backend).
     pub fn is_on_disk(&self) -> bool {
-        matches!(self.backend, Backend::Disk(_))
+        match self.backend {
+            Backend::Heap(_) => false,
+            #[cfg(feature = "disk")]
+            Backend::Disk(_) => true,
+        }
     }
 }
 
@@ -129,9 +135,12 @@ impl<K: Key> KeyedStateStore<K> {
     pub fn for_backend(config: &StateBackendConfig, operator: &TaskInfo) -> Result<Self> {
         let backend = match config {
             StateBackendConfig::Heap => Backend::Heap(HeapBackend::default()),
+            #[cfg(feature = "disk")]
             StateBackendConfig::Disk { dir, cache_bytes } => {
                 Backend::Disk(Box::new(DiskBackend::open(dir, *cache_bytes, operator)?))
             }
+            #[cfg(not(feature = "disk"))]
+            StateBackendConfig::Disk { .. } => return Err(crate::disk_unavailable()),
         };
         Ok(KeyedStateStore {
             backend,
@@ -182,6 +191,7 @@ impl<K: Key> KeyedStateStore<K> {
                 h.snapshot(ctx, out, &self.operator);
                 Ok(())
             }
+            #[cfg(feature = "disk")]
             Backend::Disk(d) => d.snapshot(ctx, out, &self.operator),
         }
     }
@@ -215,9 +225,11 @@ impl<K: Key> KeyedStateStore<K> {
             let blobs = state.keyed_blobs(name);
             match &mut self.backend {
                 Backend::Heap(h) => h.restore(name, blobs, operator)?,
+                #[cfg(feature = "disk")]
                 Backend::Disk(d) => d.restore::<K>(name, blobs, operator)?,
             }
         }
+        #[cfg(feature = "disk")]
         if let Backend::Disk(d) = &mut self.backend {
             d.restored();
         }
@@ -227,7 +239,9 @@ impl<K: Key> KeyedStateStore<K> {
     /// Checkpoint `id` is complete (durable and acknowledged by every operator): the disk
     /// backend forgets which keys changed up to it, since incremental snapshots build on it
     /// from now on. The heap backend ignores it.
+    #[cfg_attr(not(feature = "disk"), allow(unused_variables))]
     pub fn notify_checkpoint_complete(&mut self, id: CheckpointId) {
+        #[cfg(feature = "disk")]
         if let Backend::Disk(d) = &mut self.backend {
             d.notify_checkpoint_complete(id);
         }
@@ -247,6 +261,7 @@ impl<K: Key> KeyedStateBackend<K> for KeyedStateStore<K> {
     {
         match &mut self.backend {
             Backend::Heap(h) => h.with_entry(name, key, &self.operator, f),
+            #[cfg(feature = "disk")]
             Backend::Disk(d) => d.with_entry(name, key, &self.operator, f),
         }
     }
@@ -254,6 +269,7 @@ impl<K: Key> KeyedStateBackend<K> for KeyedStateStore<K> {
     fn keys(&self, name: &str) -> Vec<K> {
         match &self.backend {
             Backend::Heap(h) => h.keys(name),
+            #[cfg(feature = "disk")]
             Backend::Disk(d) => d.keys(name, &self.operator),
         }
     }
@@ -265,6 +281,7 @@ impl<K: Key> KeyedStateBackend<K> for KeyedStateStore<K> {
     ) -> Result<()> {
         match &mut self.backend {
             Backend::Heap(h) => h.retain(name, &self.operator, keep),
+            #[cfg(feature = "disk")]
             Backend::Disk(d) => d.retain(name, &self.operator, keep),
         }
     }
@@ -272,6 +289,7 @@ impl<K: Key> KeyedStateBackend<K> for KeyedStateStore<K> {
     fn len(&self, name: &str) -> usize {
         match &self.backend {
             Backend::Heap(h) => h.len(name),
+            #[cfg(feature = "disk")]
             Backend::Disk(d) => d.len(name),
         }
     }

@@ -8,16 +8,25 @@
 //!   restore. Two backends implement it: [`HeapBackend`] keeps state in memory,
 //!   [`DiskBackend`] in an embedded on-disk store (with incremental checkpoints); user code,
 //!   which only sees handles, does not change with the backend.
-//! * [`heap`] and [`disk`]: the two backends.
+//! * [`heap`] and `disk`: the two backends.
 //! * [`handle`]: [`ValueState`], [`ListState`], [`MapState`], [`ReducingState`],
 //!   [`AggregatingState`]: what a function gets from its context for the current key.
+//!
+//! **Cargo features.** `disk` (default) builds the disk backend on the embedded store fjall.
+//! Without it only the heap backend exists: a job configured with
+//! [`StateBackendConfig::Disk`](strom_core::checkpoint::StateBackendConfig::Disk) fails
+//! before it runs, with the error of [`disk_unavailable`] ([`DISK_BACKEND`] tells whether
+//! this build has it).
 //!
 //! Expired TTL values are never returned; they are removed when read and by
 //! [`KeyedStateStore::cleanup_expired`], which the runtime calls in the background.
 
 pub mod backend;
+// Parts of the codec only the disk backend writes with.
+#[cfg_attr(not(feature = "disk"), allow(dead_code))]
 mod codec;
 pub mod descriptor;
+#[cfg(feature = "disk")]
 pub mod disk;
 pub mod handle;
 pub mod heap;
@@ -27,6 +36,7 @@ pub use descriptor::{
     AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor,
     StateTtlConfig, TtlUpdate, ValueStateDescriptor,
 };
+#[cfg(feature = "disk")]
 pub use disk::DiskBackend;
 pub use handle::{AggregatingState, ListState, MapState, ReducingState, StateAccess, ValueState};
 /// Operator (non-keyed) list state lives in `strom-core` (functions reach it through their
@@ -34,3 +44,16 @@ pub use handle::{AggregatingState, ListState, MapState, ReducingState, StateAcce
 pub use strom_core::operator_state::{
     OperatorListStateDescriptor, OperatorStateStore, Redistribution, redistribute,
 };
+
+/// Whether this build has the disk state backend (cargo feature `disk`).
+pub const DISK_BACKEND: bool = cfg!(feature = "disk");
+
+/// The error for a job that asks for the disk state backend in a build without it.
+pub fn disk_unavailable() -> strom_core::StromError {
+    strom_core::StromError::InvalidJob(
+        "the disk state backend (StateBackendConfig::Disk) is not available: Strom was built \
+         without the `disk` cargo feature (enable feature `disk` of `strom`, or use \
+         StateBackendConfig::Heap)"
+            .into(),
+    )
+}
