@@ -1,19 +1,27 @@
-//! Strom's local runtime: it turns a [`JobGraph`] into running tasks.
+//! Strom's local runtime: it turns a [`JobGraph`] into running tasks. Jobs are written
+//! against `strom-api`; this crate is for extension authors (operators, node builders,
+//! connectors with their own tasks).
 //!
-//! * [`executor`]: plans operator chains and channels, one thread per subtask, waits for
-//!   the end, a failure or a cancel ([`execute`]).
+//! * [`execute`] and [`explain`]: plan a graph and run it (one thread per subtask, until
+//!   the end, a failure or a cancel), or only plan it.
+//! * [`operator`] and [`operators`]: the operator interface and the built-in operators.
+//! * [`downstream`]: how fused operators call each other, batch by batch.
+//! * [`graph`] and [`nodes`]: the type-erased job graph and the generic node builders.
 //! * [`task`] and [`source_task`]: the loops of input tasks and source tasks.
-//! * [`downstream`] and [`operator`]: how fused operators call each other, batch by batch.
 //! * [`writer`] and [`partition`]: batching into bounded channels (backpressure) and
 //!   Flink's partitioners, including key-group routing.
-//! * [`valve`]: watermark merging across input channels, with idleness.
-//! * [`operators`]: the built-in operators.
-//! * [`graph`] and [`nodes`]: the type-erased job graph and the generic node builders.
+//! * [`checkpoint`]: checkpoint configuration, storage, restore points, savepoints.
 //! * [`topology`] and [`plan`]: what a job is, as serializable data with a fingerprint, and
 //!   the physical plan (tasks, subtasks, slots, channels, key groups) computed from it.
+//!
+//! Two modules are hidden from these docs, having nothing for other crates: `executor`,
+//! whose API is re-exported here ([`execute`], [`explain`], [`ExecutionConfig`],
+//! [`JobResult`], [`CancelHandle`]), and `valve` (watermark merging across a task's input
+//! channels, with idleness).
 
 pub mod checkpoint;
 pub mod downstream;
+#[doc(hidden)]
 pub mod executor;
 pub mod graph;
 pub mod metrics;
@@ -25,6 +33,7 @@ pub mod plan;
 pub mod source_task;
 pub mod task;
 pub mod topology;
+#[doc(hidden)]
 pub mod valve;
 pub mod writer;
 
