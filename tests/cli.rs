@@ -1,4 +1,6 @@
-//! The `strom` binary: help, bundled examples, and a clean stop on Ctrl-C.
+//! The `strom` binary: help, bundled examples, `--explain`, and a clean stop on Ctrl-C.
+
+#![allow(clippy::unwrap_used)]
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -134,4 +136,256 @@ fn nexmark_bench_over_a_generated_file_equals_the_generator() {
         assert!(!a.is_empty(), "{q}: no rows");
         assert_eq!(a, b, "{q}");
     }
+}
+
+// ---- `--explain` ----
+
+fn golden_input() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden/input.csv")
+}
+
+/// Every `strom example …` with the arguments it needs, writing (if it ran) into `dir`.
+fn examples(dir: &std::path::Path) -> Vec<(&'static str, Vec<String>)> {
+    let input = golden_input().display().to_string();
+    let out = |name: &str| dir.join(name).display().to_string();
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    vec![
+        (
+            "sensors",
+            [
+                s(&["--input", &input, "--output", &out("sensors.csv")]),
+                s(&["--late-output", &out("late.csv"), "--window", "hop:10s,5s"]),
+            ]
+            .concat(),
+        ),
+        (
+            "rising-temperatures",
+            s(&[
+                "--input",
+                &input,
+                "--output",
+                &out("rising.csv"),
+                "--within",
+                "1m",
+            ]),
+        ),
+        (
+            "fraud",
+            s(&["--input", &input, "--output", &out("fraud.csv")]),
+        ),
+        ("wordcount", s(&["--input", &input])),
+        ("rolling-sum", s(&[])),
+    ]
+}
+
+fn explain(example: &str, args: &[String], extra: &[&str]) -> String {
+    let out = strom()
+        .args(["example", example])
+        .args(args)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{example} {extra:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn explain_json(example: &str, args: &[String], extra: &[&str]) -> serde_json::Value {
+    let text = explain(example, args, &[&["--explain", "json"], extra].concat());
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{example}: {e}: {text}"))
+}
+
+/// `--explain json`: JSON with every node's id, type (its name), parallelism and uid, and a
+/// fingerprint of 32 hex digits; and nothing ran (no output written; the unbounded
+/// rolling sum returns).
+#[test]
+fn explain_json_describes_every_example() {
+    let dir = tempfile::tempdir().unwrap();
+    for (example, args) in examples(dir.path()) {
+        let plan = explain_json(example, &args, &[]);
+        let fp = plan["fingerprint"].as_str().unwrap();
+        assert_eq!(fp.len(), 32, "{example}: {fp}");
+        assert!(fp.chars().all(|c| c.is_ascii_hexdigit()), "{example}: {fp}");
+        let nodes = plan["nodes"].as_array().unwrap();
+        assert!(nodes.len() >= 3, "{example}: {plan}");
+        for n in nodes {
+            assert!(n["id"].as_u64().is_some(), "{example}: {n}");
+            assert!(!n["type"].as_str().unwrap().is_empty(), "{example}: {n}");
+            assert!(n["parallelism"].as_u64().unwrap() >= 1, "{example}: {n}");
+            assert!(!n["uid"].as_str().unwrap().is_empty(), "{example}: {n}");
+        }
+        assert!(nodes[0]["pact"] == "Data Source", "{example}: {plan}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "--explain wrote output"
+    );
+}
+
+/// `--explain` (text): every operator of the JSON plan appears with its name, uid and
+/// parallelism under the task (chain) the JSON names.
+#[test]
+fn explain_text_names_every_operator_with_its_parallelism_and_task() {
+    let dir = tempfile::tempdir().unwrap();
+    for (example, args) in examples(dir.path()) {
+        let text = explain(example, &args, &["--explain"]);
+        let plan = explain_json(example, &args, &[]);
+        assert!(
+            text.starts_with(&format!(
+                "job fingerprint {}",
+                plan["fingerprint"].as_str().unwrap()
+            )),
+            "{example}: {text}"
+        );
+        // The task each operator line is under.
+        let mut task = 0;
+        let mut operators = Vec::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("task ") {
+                task = rest.split(':').next().unwrap().parse::<u64>().unwrap();
+            } else if let Some((_, rest)) = line.split_once(" operator ") {
+                operators.push((task, rest.to_string()));
+            }
+        }
+        let nodes = plan["nodes"].as_array().unwrap();
+        assert_eq!(operators.len(), nodes.len(), "{example}: {text}");
+        for n in nodes {
+            let want = format!(
+                "{}: {} [uid {}",
+                n["id"].as_u64().unwrap() - 1,
+                n["type"].as_str().unwrap(),
+                n["uid"].as_str().unwrap()
+            );
+            let (t, line) = operators
+                .iter()
+                .find(|(_, l)| l.starts_with(&want))
+                .unwrap_or_else(|| panic!("{example}: no operator {want} in\n{text}"));
+            assert_eq!(Some(*t), n["chain"].as_u64(), "{example}: {line}");
+            assert!(
+                line.contains(&format!("] parallelism {},", n["parallelism"])),
+                "{example}: {line}"
+            );
+        }
+    }
+    // The names are the jobs' own.
+    let (_, args) = &examples(dir.path())[1];
+    let text = explain(
+        "rising-temperatures",
+        args,
+        &["--explain", "--parallelism", "2"],
+    );
+    for op in [
+        "Source: CSV [uid rising-source] parallelism 2",
+        "CEP [uid rising-cep] parallelism 2",
+        "Sink: Matches [uid rising-sink] parallelism 1",
+    ] {
+        assert!(text.contains(op), "{op}: {text}");
+    }
+}
+
+/// The fingerprint is the same program's in two runs of the binary, and another when the
+/// parallelism changes.
+#[test]
+fn explain_fingerprint_is_stable_and_follows_the_parallelism() {
+    let dir = tempfile::tempdir().unwrap();
+    for (example, args) in examples(dir.path()) {
+        let fp = |extra: &[&str]| {
+            explain_json(example, &args, extra)["fingerprint"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let (a, b) = (fp(&["--parallelism", "2"]), fp(&["--parallelism", "2"]));
+        assert_eq!(a, b, "{example}: two runs");
+        assert_ne!(fp(&["--parallelism", "3"]), a, "{example}: parallelism");
+    }
+}
+
+/// `rising-temperatures --state-backend disk` writes exactly what the heap backend writes
+/// over the golden input, matches and late readings (at parallelism 1, where which readings
+/// are late depends on the input order only, as in tests/golden.rs).
+#[test]
+fn rising_temperatures_on_disk_equals_heap() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |backend: &str| {
+        let out = dir.path().join(format!("{backend}.csv"));
+        let late = dir.path().join(format!("{backend}-late.csv"));
+        let mut cmd = strom();
+        cmd.args(["example", "rising-temperatures", "--input"])
+            .arg(golden_input())
+            .arg("--output")
+            .arg(&out)
+            .arg("--late-output")
+            .arg(&late)
+            .args(["--within", "1m", "--out-of-orderness", "2s"])
+            .args(["--watermark-interval", "0ms", "--state-backend", backend]);
+        if backend == "disk" {
+            cmd.arg("--state-dir").arg(dir.path().join("state"));
+        }
+        let res = cmd.output().unwrap();
+        assert!(
+            res.status.success(),
+            "{backend}: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        let sorted = |p: &std::path::Path| {
+            let mut lines: Vec<String> = std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect();
+            lines.sort();
+            lines
+        };
+        (sorted(&out), sorted(&late))
+    };
+    let (heap, heap_late) = run("heap");
+    let (disk, disk_late) = run("disk");
+    assert!(heap.len() > 1000, "{} matches", heap.len());
+    assert!(!heap_late.is_empty());
+    let differ = |a: &[String], b: &[String]| {
+        let (a, b): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) =
+            (a.iter().collect(), b.iter().collect());
+        let only: Vec<_> = a.symmetric_difference(&b).take(5).collect();
+        format!(
+            "{} vs {} lines; first differences: {only:?}",
+            a.len(),
+            b.len()
+        )
+    };
+    assert!(disk == heap, "matches: {}", differ(&disk, &heap));
+    assert!(
+        disk_late == heap_late,
+        "late: {}",
+        differ(&disk_late, &heap_late)
+    );
+    // The disk backend's working directories are removed when the job ends.
+    let state = dir.path().join("state");
+    assert!(
+        !state.exists() || std::fs::read_dir(&state).unwrap().next().is_none(),
+        "state left behind"
+    );
+}
+
+/// `--state-dir` without the disk backend is a mistake, said before anything runs.
+#[test]
+fn state_dir_needs_the_disk_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = strom()
+        .args(["example", "rising-temperatures", "--input"])
+        .arg(golden_input())
+        .arg("--output")
+        .arg(dir.path().join("out.csv"))
+        .args(["--within", "1m", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--state-backend disk"), "{err}");
+    assert!(!dir.path().join("out.csv").exists());
 }

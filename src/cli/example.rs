@@ -1,8 +1,9 @@
 //! `strom example …`: bundled jobs that run over files or the generator.
 
-use clap::Subcommand;
+use crate::jobs::Job;
+use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use strom::StreamEnv;
+use strom::JobResult;
 use strom::prelude::*;
 
 #[derive(Subcommand, Debug)]
@@ -48,6 +49,8 @@ pub(crate) enum Example {
         /// Read at most this many input records per second.
         #[arg(long)]
         rate: Option<f64>,
+        #[command(flatten)]
+        explain: ExplainArg,
     },
     /// Three strictly rising temperatures of one sensor (consecutive readings in
     /// event-time order) within a time window, skip past last event (CEP), over CSV
@@ -88,6 +91,20 @@ pub(crate) enum Example {
         /// Read at most this many input records per second.
         #[arg(long)]
         rate: Option<f64>,
+        /// Where the pattern's per-key state lives: `heap` (in memory) or `disk` (an
+        /// embedded on-disk store, for state larger than memory).
+        #[arg(long, value_enum, default_value_t = StateBackendKind::Heap)]
+        state_backend: StateBackendKind,
+        /// Working directory of the disk backend (one sub-directory per subtask, removed
+        /// when the job ends; checkpoints do not go here). Default: `strom-state` in the
+        /// system's temporary directory ($TMPDIR or /tmp).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Memory of the disk backend for caches and write buffers, per subtask, MiB.
+        #[arg(long, default_value_t = 64)]
+        state_cache_mb: u64,
+        #[command(flatten)]
+        explain: ExplainArg,
     },
     /// Per-user login fraud alerts over CSV `user_id,ts_ms,success,lat,lon` (no header):
     /// bursts of failed logins and impossible travel, in event time.
@@ -116,6 +133,8 @@ pub(crate) enum Example {
         /// Parallelism of the detector (source and watermarks run at parallelism 1).
         #[arg(long, default_value_t = 1)]
         parallelism: usize,
+        #[command(flatten)]
+        explain: ExplainArg,
     },
     /// Count words in text files (or a built-in text) and print the totals.
     Wordcount {
@@ -125,6 +144,8 @@ pub(crate) enum Example {
         /// Parallelism of every operator.
         #[arg(long, default_value_t = 2)]
         parallelism: usize,
+        #[command(flatten)]
+        explain: ExplainArg,
     },
     /// Generate `key,value` events and print each key's rolling sum as `key,sum`; without
     /// `--events` it runs until Ctrl-C.
@@ -138,21 +159,82 @@ pub(crate) enum Example {
         /// Events per second in total (default: as fast as possible).
         #[arg(long)]
         rate: Option<f64>,
-        /// Parallelism of every operator.
+        /// Parallelism of the source and the sums (the print sink runs at 1).
         #[arg(long, default_value_t = 2)]
         parallelism: usize,
+        #[command(flatten)]
+        explain: ExplainArg,
     },
 }
 
-const BUILTIN_TEXT: &str = "To be, or not to be, that is the question:
-Whether 'tis nobler in the mind to suffer
-The slings and arrows of outrageous fortune,
-Or to take arms against a sea of troubles
-And by opposing end them. To die: to sleep;
-No more; and by a sleep to say we end
-The heart-ache and the thousand natural shocks
-That flesh is heir to, 'tis a consummation
-Devoutly to be wish'd. To die, to sleep;";
+/// `--explain [text|json]`, which every example takes.
+#[derive(Args, Debug, Clone, Copy)]
+pub(crate) struct ExplainArg {
+    /// Print the job's physical plan instead of running it: its tasks (operator chains)
+    /// with every operator's name, uid and parallelism, the channels between them, the key
+    /// groups, and the job's fingerprint; `json` in the layout of Flink's
+    /// getExecutionPlan. The job is built as for a run (a checkpoint directory is
+    /// created), but nothing runs and no output is written.
+    #[arg(
+        long,
+        value_enum,
+        num_args = 0..=1,
+        default_missing_value = "text",
+        value_name = "FORMAT"
+    )]
+    explain: Option<ExplainFormat>,
+}
+
+/// How `--explain` prints the plan.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExplainFormat {
+    /// One block per task: operators, inputs, key groups.
+    Text,
+    /// Flink's getExecutionPlan layout plus Strom's fields (uid, chain, fingerprint),
+    /// pretty-printed.
+    Json,
+}
+
+/// `--state-backend`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StateBackendKind {
+    /// Every state object in memory.
+    Heap,
+    /// An embedded on-disk store.
+    Disk,
+}
+
+/// Print the plan of `job` as `format` asks, or run it and report its result.
+fn explain_or_run(
+    job: Job,
+    explain: ExplainArg,
+    after: impl FnOnce(&JobResult),
+) -> anyhow::Result<()> {
+    match explain.explain {
+        Some(format) => {
+            let plan = job.execution_plan()?;
+            match format {
+                ExplainFormat::Text => print!("{}", plan.to_text()),
+                ExplainFormat::Json => {
+                    println!("{}", serde_json::to_string_pretty(&plan.to_json())?);
+                }
+            }
+        }
+        None => {
+            let result = job.execute()?;
+            after(&result);
+            super::report(&result);
+        }
+    }
+    Ok(())
+}
+
+fn check_rate(rate: Option<f64>) -> anyhow::Result<()> {
+    if rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+        anyhow::bail!("--rate must be a positive number of records per second");
+    }
+    Ok(())
+}
 
 pub(crate) fn run(example: Example) -> anyhow::Result<()> {
     match example {
@@ -169,10 +251,9 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
             checkpoint_dir,
             restore,
             rate,
+            explain,
         } => {
-            if rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
-                anyhow::bail!("--rate must be a positive number of records per second");
-            }
+            check_rate(rate)?;
             let cfg = crate::jobs::sensors::SensorsConfig {
                 input,
                 output,
@@ -186,9 +267,7 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
                 restore,
                 rate,
             };
-            let result = crate::jobs::sensors::run(&cfg)?;
-            super::report(&result);
-            Ok(())
+            explain_or_run(crate::jobs::sensors::build(&cfg)?, explain, |_| {})
         }
         Example::RisingTemperatures {
             input,
@@ -202,11 +281,26 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
             checkpoint_dir,
             restore,
             rate,
+            state_backend,
+            state_dir,
+            state_cache_mb,
+            explain,
         } => {
-            if rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
-                anyhow::bail!("--rate must be a positive number of records per second");
-            }
+            check_rate(rate)?;
             anyhow::ensure!(!within.is_zero(), "--within must be longer than 0");
+            let state_backend = match state_backend {
+                StateBackendKind::Heap => {
+                    anyhow::ensure!(
+                        state_dir.is_none(),
+                        "--state-dir is for --state-backend disk"
+                    );
+                    StateBackendConfig::Heap
+                }
+                StateBackendKind::Disk => StateBackendConfig::Disk {
+                    dir: state_dir.unwrap_or_else(|| std::env::temp_dir().join("strom-state")),
+                    cache_bytes: state_cache_mb.max(1).saturating_mul(1 << 20),
+                },
+            };
             let cfg = crate::jobs::rising::RisingConfig {
                 input,
                 output,
@@ -218,10 +312,9 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
                 checkpointing: checkpoint_interval.zip(checkpoint_dir),
                 restore,
                 rate,
+                state_backend,
             };
-            let result = crate::jobs::rising::run(&cfg)?;
-            super::report(&result);
-            Ok(())
+            explain_or_run(crate::jobs::rising::build(&cfg)?, explain, |_| {})
         }
         Example::Fraud {
             input,
@@ -232,6 +325,7 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
             failure_window,
             max_speed_kmh,
             parallelism,
+            explain,
         } => {
             let cfg = crate::jobs::fraud::FraudConfig {
                 input,
@@ -246,82 +340,36 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
                 },
                 parallelism,
             };
-            let result = crate::jobs::fraud::run(&cfg)?;
-            super::report(&result);
-            Ok(())
+            explain_or_run(crate::jobs::fraud::build(&cfg)?, explain, |_| {})
         }
-        Example::Wordcount { input, parallelism } => wordcount(input, parallelism),
+        Example::Wordcount {
+            input,
+            parallelism,
+            explain,
+        } => {
+            let cfg = crate::jobs::wordcount::WordcountConfig { input, parallelism };
+            let (job, counts) = crate::jobs::wordcount::build(&cfg)?;
+            explain_or_run(job, explain, |_| {
+                for (w, c) in crate::jobs::wordcount::totals(counts.take()) {
+                    println!("{w},{c}");
+                }
+            })
+        }
         Example::RollingSum {
             events,
             keys,
             rate,
             parallelism,
-        } => rolling_sum(events, keys, rate, parallelism),
+            explain,
+        } => {
+            anyhow::ensure!(keys > 0, "--keys must be at least 1");
+            let cfg = crate::jobs::rolling_sum::RollingSumConfig {
+                events,
+                keys,
+                rate,
+                parallelism,
+            };
+            explain_or_run(crate::jobs::rolling_sum::build(&cfg)?, explain, |_| {})
+        }
     }
-}
-
-fn rolling_sum(
-    events: Option<u64>,
-    keys: u64,
-    rate: Option<f64>,
-    parallelism: usize,
-) -> anyhow::Result<()> {
-    anyhow::ensure!(keys > 0, "--keys must be at least 1");
-    let env = StreamEnv::new().with_parallelism(parallelism);
-    super::cancel_on_ctrl_c(&env);
-    let mut source = env.generate(events, move |i| (format!("key-{}", i % keys), i % 100));
-    if let Some(r) = rate {
-        source = source.rate_limit(r);
-    }
-    source
-        .key_by(|(k, _)| k.clone())
-        .sum(|t: &mut (String, u64)| &mut t.1)
-        .sink_to(strom::connectors::print::PrintSink, "Sink: Print")
-        .set_parallelism(1);
-    let result = env.execute("rolling sum")?;
-    super::report(&result);
-    Ok(())
-}
-
-fn wordcount(input: Vec<PathBuf>, parallelism: usize) -> anyhow::Result<()> {
-    let env = StreamEnv::new().with_parallelism(parallelism);
-    super::cancel_on_ctrl_c(&env);
-    let lines = if input.is_empty() {
-        env.from_collection(BUILTIN_TEXT.lines().map(str::to_string).collect())
-    } else {
-        env.from_collection(
-            input
-                .iter()
-                .map(std::fs::read_to_string)
-                .collect::<Result<Vec<_>, _>>()?
-                .iter()
-                .flat_map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
-                .collect(),
-        )
-    };
-    let counts = lines
-        .flat_map(|line: String, out: &mut Collector<(String, u64)>| {
-            for w in line
-                .split(|c: char| !c.is_alphanumeric() && c != '\'')
-                .filter(|w| !w.is_empty())
-            {
-                out.collect((w.to_lowercase(), 1));
-            }
-        })
-        .key_by(|(w, _)| w.clone())
-        .sum(|t: &mut (String, u64)| &mut t.1)
-        .collect();
-    let result = env.execute("wordcount")?;
-    let mut totals = std::collections::BTreeMap::new();
-    for (w, c) in counts.take() {
-        let e = totals.entry(w).or_insert(0);
-        *e = c.max(*e);
-    }
-    let mut by_count: Vec<_> = totals.into_iter().collect();
-    by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    for (w, c) in by_count {
-        println!("{w},{c}");
-    }
-    super::report(&result);
-    Ok(())
 }

@@ -83,11 +83,6 @@ pub fn main() -> ExitCode {
 }
 
 /// Cancel the environment's job on Ctrl-C (the job then stops cleanly).
-pub fn cancel_on_ctrl_c_env(env: &strom::StreamEnv) {
-    cancel_on_ctrl_c(env)
-}
-
-/// Cancel the environment's job on Ctrl-C (the job then stops cleanly).
 pub(crate) fn cancel_on_ctrl_c(env: &strom::StreamEnv) {
     let handle = env.cancel_handle();
     let _ = ctrlc::set_handler(move || {

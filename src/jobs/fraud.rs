@@ -18,6 +18,7 @@
 //!
 //! Output rows (in no particular order): `failures,user_id,t` and `travel,user_id,t0,t`.
 
+use super::Job;
 use super::fast_csv::{FastCsvParser, parse_f64, parse_i64};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -359,13 +360,17 @@ pub struct FraudConfig {
 }
 
 /// Build and run the job; returns its result.
+pub fn run(cfg: &FraudConfig) -> Result<strom::JobResult, StromError> {
+    build(cfg)?.execute()
+}
+
+/// Build the job (nothing runs).
 ///
 /// The source and the watermark assignment run at parallelism 1, the watermark emitted
 /// after every record, so that which logins are late depends on the input order only: the
 /// alerts and late lines are the same at any `parallelism` of the detector.
-pub fn run(cfg: &FraudConfig) -> Result<strom::JobResult, StromError> {
+pub fn build(cfg: &FraudConfig) -> Result<Job, StromError> {
     let env = StreamEnv::new().with_parallelism(cfg.parallelism.max(1));
-    crate::cli::cancel_on_ctrl_c_env(&env);
     let logins = env
         .from_source(login_source(cfg.input.clone()), "Source: CSV")
         .set_parallelism(1)
@@ -387,7 +392,7 @@ pub fn run(cfg: &FraudConfig) -> Result<strom::JobResult, StromError> {
         .map(|a: Alert| a.to_string())
         .sink_to(TextLinesSink::new(cfg.output.clone()), "Sink: Alerts")
         .set_parallelism(1);
-    env.execute("fraud")
+    Ok(Job::new(env, "fraud"))
 }
 
 #[cfg(test)]

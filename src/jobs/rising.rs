@@ -15,6 +15,7 @@
 //! `sensor_id,a_ts,b_ts,c_ts,a_temp,b_temp,c_temp`, doubles printed as Java prints them.
 //! Late readings (timestamp at or below the watermark) go to `--late-output` verbatim.
 
+use super::Job;
 use super::sensors::{SensorReading, java_double, job_env, sensor_source};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,6 +47,8 @@ pub struct RisingConfig {
     pub restore: Option<String>,
     /// Emit at most this many input records per second (in total).
     pub rate: Option<f64>,
+    /// Where the pattern's per-key state lives (heap or disk).
+    pub state_backend: StateBackendConfig,
 }
 
 type Line = WithLine<SensorReading>;
@@ -89,11 +92,20 @@ pub fn format_match(m: &Match<Line>) -> Option<String> {
 
 /// Build and run the job; returns its result.
 pub fn run(cfg: &RisingConfig) -> Result<strom::JobResult, StromError> {
-    let (env, _savepoints) = job_env(
+    build(cfg)?.execute()
+}
+
+/// Build the job (nothing runs): the CSV source, watermarks, the pattern on the configured
+/// state backend and the sinks.
+pub fn build(cfg: &RisingConfig) -> Result<Job, StromError> {
+    let job = job_env(
+        "rising-temperatures",
         cfg.parallelism,
         cfg.checkpointing.as_ref(),
         cfg.restore.as_deref(),
+        cfg.state_backend.clone(),
     )?;
+    let env = job.env();
     let mut readings = env
         .from_source(sensor_source(cfg.input.clone()), "Source: CSV")
         .uid("rising-source");
@@ -125,5 +137,5 @@ pub fn run(cfg: &RisingConfig) -> Result<strom::JobResult, StromError> {
     rows.sink_to(TextLinesSink::new(cfg.output.clone()), "Sink: Matches")
         .uid("rising-sink")
         .set_parallelism(1);
-    env.execute("rising-temperatures")
+    Ok(job)
 }

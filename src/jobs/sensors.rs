@@ -6,6 +6,7 @@
 //! Output rows: `sensor_id,window_start_ms,window_end_ms,count,avg,min,max`, doubles
 //! printed as Java prints them (as Flink's output does).
 
+use super::Job;
 use super::fast_csv::{FastCsvParser, parse_i64};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -255,22 +256,25 @@ fn emit_row(
 
 type Line = WithLine<SensorReading>;
 
-/// The environment of a file job: parallelism, checkpointing (with savepoints served on
-/// request for local directories) and where to restore from. Keep the returned guard
-/// alive while the job runs.
+/// The environment of a file job, as a [`Job`] named `name` with nothing in it yet:
+/// parallelism, checkpointing (savepoints served on request for local checkpoint
+/// directories while the job runs), where to restore from and the state backend.
 pub(crate) fn job_env(
+    name: &str,
     parallelism: usize,
     checkpointing: Option<&(Duration, PathBuf)>,
     restore: Option<&str>,
-) -> Result<(StreamEnv, Option<impl Drop>), StromError> {
-    let mut env = StreamEnv::new().with_parallelism(parallelism.max(1));
-    crate::cli::cancel_on_ctrl_c_env(&env);
+    state_backend: StateBackendConfig,
+) -> Result<Job, StromError> {
+    let mut env = StreamEnv::new()
+        .with_parallelism(parallelism.max(1))
+        .with_state_backend(state_backend);
     let mut savepoints = None;
     if let Some((interval, dir)) = checkpointing {
         let storage = crate::cli::savepoint::storage_for(dir)?;
         env = env.with_checkpointing(strom::CheckpointConfig::new(*interval, storage));
         if !dir.to_string_lossy().contains("://") {
-            savepoints = Some(crate::cli::savepoint::serve_requests(&env, dir));
+            savepoints = Some(dir.clone());
         }
     }
     if let Some(restore) = restore {
@@ -285,16 +289,28 @@ pub(crate) fn job_env(
             }
         };
     }
-    Ok((env, savepoints))
+    let job = Job::new(env, name);
+    Ok(match savepoints {
+        Some(dir) => job.with_savepoint_requests(dir),
+        None => job,
+    })
 }
 
 /// Build and run the job; returns its result.
 pub fn run(cfg: &SensorsConfig) -> Result<strom::JobResult, StromError> {
-    let (env, _savepoints) = job_env(
+    build(cfg)?.execute()
+}
+
+/// Build the job (nothing runs): the CSV source, watermarks, the windows and the sinks.
+pub fn build(cfg: &SensorsConfig) -> Result<Job, StromError> {
+    let job = job_env(
+        "sensors",
         cfg.parallelism,
         cfg.checkpointing.as_ref(),
         cfg.restore.as_deref(),
+        StateBackendConfig::Heap,
     )?;
+    let env = job.env();
     let source = sensor_source(cfg.input.clone());
     let mut readings = env.from_source(source, "Source: CSV").uid("sensors-source");
     if let Some(rate) = cfg.rate {
@@ -329,7 +345,7 @@ pub fn run(cfg: &SensorsConfig) -> Result<strom::JobResult, StromError> {
     rows.sink_to(TextLinesSink::new(cfg.output.clone()), "Sink: Windows")
         .uid("sensors-sink")
         .set_parallelism(1);
-    env.execute("sensors")
+    Ok(job)
 }
 
 fn windowed<A>(
