@@ -12,6 +12,7 @@ use crate::checkpoint::coordinator::{
 use crate::checkpoint::messages::{CoordinatorMsg, TaskCheckpointing, TaskControl};
 use crate::checkpoint::restart::RestartTracker;
 use crate::checkpoint::restore::OperatorIdentity;
+use crate::checkpoint::snapshot_writer;
 use crate::checkpoint::{
     CheckpointConfig, CheckpointStats, CheckpointingMode, RestartStrategy, RestorePoint,
     SavepointHandle,
@@ -495,7 +496,8 @@ fn run_attempt(
     let mut wiring = wire(&plan, config.channel_capacity.max(1))?;
     let plan = Arc::new(plan);
     let heads: Vec<NodeId> = plan.physical.tasks.iter().map(|t| t.head).collect();
-    // Checkpointing: a control channel per task, an inbox for the coordinator.
+    // Checkpointing: a control channel per task, an inbox for the coordinator, and the
+    // snapshot writer that writes the tasks' state and acknowledges to the coordinator.
     let (coord_tx, coord_rx) = crossbeam_channel::bounded::<CoordinatorMsg>(1024);
     let incremental_base = Arc::new(AtomicU64::new(0));
     let mut slots = Vec::new();
@@ -510,6 +512,21 @@ fn run_attempt(
             controls.push(rx);
         }
     }
+    let snapshot_writer = match &config.checkpointing {
+        Some(cfg) => Some(snapshot_writer::start(
+            Arc::clone(&cfg.storage),
+            plan.physical
+                .topology
+                .nodes
+                .iter()
+                .map(|n| n.uid.clone())
+                .collect(),
+            coord_tx.clone(),
+        )?),
+        None => None,
+    };
+    drop(coord_tx);
+    let writer_tx = snapshot_writer.as_ref().map(|(tx, _)| tx.clone());
     let (shutdown_tx, shutdown_rx) = crossbeam_channel::bounded::<()>(0);
     let coordinator = match &config.checkpointing {
         Some(cfg) => {
@@ -566,11 +583,11 @@ fn run_attempt(
                 buffer_timeout,
                 clock: Arc::clone(&config.clock),
                 wakeup: Arc::new(AtomicI64::new(i64::MAX)),
-                checkpointing: match (&config.checkpointing, control) {
-                    (Some(cfg), Some(control)) => Some(TaskCheckpointing {
+                checkpointing: match (&config.checkpointing, control, &writer_tx) {
+                    (Some(cfg), Some(control), Some(writer)) => Some(TaskCheckpointing {
                         task: task_id,
                         control,
-                        coordinator: coord_tx.clone(),
+                        writer: writer.clone(),
                         collected: Arc::new(Mutex::new(Vec::new())),
                         incremental_base: Arc::clone(&incremental_base),
                         exactly_once: cfg.mode == CheckpointingMode::ExactlyOnce,
@@ -638,11 +655,23 @@ fn run_attempt(
         }
     }
     drop(done_tx);
-    drop(coord_tx);
+    drop(writer_tx);
     let first_error = wait_for_tasks(&done_rx, threads, &cancel, user_cancel);
     drop(shutdown_tx);
     if let Some(c) = coordinator {
         let _ = c.join();
+    }
+    if let Some((tx, writer)) = snapshot_writer {
+        drop(tx);
+        // The writer ends once every task has dropped its end; tasks that did not stop
+        // within the grace period still hold theirs.
+        let deadline = Instant::now() + CANCEL_GRACE;
+        while !writer.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if writer.is_finished() {
+            let _ = writer.join();
+        }
     }
     let operators = plan
         .physical

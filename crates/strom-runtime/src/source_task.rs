@@ -185,7 +185,7 @@ impl<T: Send + 'static, R: SourceReader<T>> SourceTask<T, R> {
     fn checkpoint(&mut self, barrier: CheckpointBarrier) -> Result<()> {
         self.snapshot_and_forward(barrier)?;
         if let Some(cp) = &self.env.checkpointing {
-            cp.acknowledge(barrier.id, None);
+            cp.acknowledge(&barrier, None);
         }
         Ok(())
     }

@@ -377,7 +377,7 @@ fn snapshot_chain<H: TaskHead + ?Sized>(
 ) -> Result<()> {
     let alignment = aligned_since.map(|t| t.elapsed());
     head.barrier(barrier)?;
-    cp.acknowledge(barrier.id, alignment);
+    cp.acknowledge(&barrier, alignment);
     Ok(())
 }
 
@@ -427,7 +427,7 @@ pub(crate) fn await_final_checkpoint<H: TaskHead + ?Sized>(
             Ok(TaskControl::Trigger(b)) if b.id > done => {
                 done = b.id;
                 snapshot(head, b)?;
-                cp.acknowledge(b.id, None);
+                cp.acknowledge(&b, None);
             }
             Ok(TaskControl::Trigger(_)) | Ok(TaskControl::Abort(_)) => {}
             Ok(TaskControl::Complete(id)) => head.notify_checkpoint_complete(id)?,

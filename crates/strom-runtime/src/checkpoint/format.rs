@@ -334,34 +334,49 @@ pub fn load(
 /// damaged ones. `Ok(None)` when there is no checkpoint at all; an error when every one
 /// found is damaged, listing why.
 pub fn latest_valid(storage: &dyn CheckpointStorage) -> Result<Option<FoundCheckpoint>> {
+    use crate::checkpoint::protocol::{RestoreDecision, RestoreSelector};
     let all = list_checkpoints(storage)?;
-    if all.is_empty() {
-        return Ok(None);
-    }
-    let mut problems = Vec::new();
-    for (id, prefix) in all {
-        match load(storage, &prefix, true) {
-            Ok(found) => {
-                if !problems.is_empty() {
+    let mut selector = RestoreSelector::new(all.iter().map(|(id, _)| *id).collect());
+    let mut found = None;
+    let mut decision = selector.next();
+    loop {
+        decision = match decision {
+            RestoreDecision::Verify(id) => {
+                let prefix = all
+                    .iter()
+                    .find(|(i, _)| *i == id)
+                    .map_or_else(|| checkpoint_dir(id), |(_, p)| p.clone());
+                match load(storage, &prefix, true) {
+                    Ok(f) => {
+                        found = Some(f);
+                        selector.verified(id, Ok(()))
+                    }
+                    Err(e) => {
+                        tracing::warn!(checkpoint = id, error = %e, "checkpoint is damaged; skipping it");
+                        selector.verified(id, Err(e.to_string()))
+                    }
+                }
+            }
+            RestoreDecision::Restore(id) => {
+                if !selector.skipped().is_empty() {
                     tracing::warn!(
                         checkpoint = id,
-                        skipped = %problems.join("; "),
+                        skipped = %selector.skipped().join("; "),
                         "falling back to an older checkpoint"
                     );
                 }
-                return Ok(Some(found));
+                return Ok(found);
             }
-            Err(e) => {
-                tracing::warn!(checkpoint = id, error = %e, "checkpoint is damaged; skipping it");
-                problems.push(format!("chk-{id}: {e}"));
+            RestoreDecision::Nothing => return Ok(None),
+            RestoreDecision::AllDamaged(problems) => {
+                return Err(StromError::Checkpoint(format!(
+                    "no intact checkpoint in {}: {}",
+                    storage.describe(),
+                    problems.join("; ")
+                )));
             }
-        }
+        };
     }
-    Err(StromError::Checkpoint(format!(
-        "no intact checkpoint in {}: {}",
-        storage.describe(),
-        problems.join("; ")
-    )))
 }
 
 #[cfg(test)]

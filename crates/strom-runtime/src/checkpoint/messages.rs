@@ -2,9 +2,13 @@
 //!
 //! The coordinator triggers checkpoints at the sources (and at tasks that already finished
 //! their input) through each task's control channel; barriers then flow in-band. When a
-//! task's chain has snapshotted, the task acknowledges with every operator's
-//! [`StateSnapshot`]. Completion, abortion and stop go back through the control channels.
+//! task's chain has snapshotted, the task hands every operator's [`StateSnapshot`] to its
+//! process's snapshot writer, which writes the state files and acknowledges to the
+//! coordinator with their locations, sizes and timings only ([`CoordinatorMsg`]).
+//! Completion, abortion and stop go back through the control channels.
 
+use crate::checkpoint::protocol::{Acknowledgement, Event};
+pub use crate::checkpoint::snapshot_writer::WriterMsg;
 use crossbeam_channel::{Receiver, Sender};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,24 +44,43 @@ pub struct OperatorAck {
     pub sync_ms: f64,
 }
 
-/// A message from a task (or the writer thread) to the coordinator.
+/// A message to the coordinator, from a task's snapshot writer.
+#[derive(Clone, Debug, PartialEq)]
 pub enum CoordinatorMsg {
-    /// A task's chain snapshotted checkpoint `checkpoint`.
-    Ack {
+    /// A task's chain snapshotted and wrote its state.
+    Ack(Acknowledgement),
+    /// A task could not write its state for a checkpoint.
+    Decline {
         /// The task.
         task: TaskId,
         /// The checkpoint.
         checkpoint: CheckpointId,
-        /// Every operator of the chain.
-        operators: Vec<OperatorAck>,
-        /// How long the task waited for barriers on all inputs, ms.
-        alignment_ms: f64,
+        /// Why.
+        reason: String,
     },
     /// The task's input ended; it now waits for the final checkpoint.
     Finished {
         /// The task.
         task: TaskId,
     },
+}
+
+impl From<CoordinatorMsg> for Event {
+    fn from(m: CoordinatorMsg) -> Event {
+        match m {
+            CoordinatorMsg::Ack(a) => Event::Ack(a),
+            CoordinatorMsg::Decline {
+                task,
+                checkpoint,
+                reason,
+            } => Event::Decline {
+                task,
+                checkpoint,
+                reason,
+            },
+            CoordinatorMsg::Finished { task } => Event::TaskFinished { task },
+        }
+    }
 }
 
 /// A task's link to the checkpoint coordinator (shared by the operators of its chain).
@@ -67,8 +90,9 @@ pub struct TaskCheckpointing {
     pub task: TaskId,
     /// Messages from the coordinator.
     pub control: Receiver<TaskControl>,
-    /// Messages to the coordinator.
-    pub coordinator: Sender<CoordinatorMsg>,
+    /// The snapshot writer of this process, which writes the task's state and then
+    /// acknowledges to the coordinator.
+    pub writer: Sender<WriterMsg>,
     /// Snapshots of the chain's operators for the barrier being handled.
     pub collected: Arc<Mutex<Vec<OperatorAck>>>,
     /// Last completed checkpoint (0: none), the base of incremental snapshots.
@@ -103,28 +127,28 @@ impl TaskCheckpointing {
         }
     }
 
-    /// Send the task's acknowledgement with everything collected; `alignment` is how long
-    /// the task waited for the barrier on all its inputs.
-    pub fn acknowledge(&self, checkpoint: CheckpointId, alignment: Option<Duration>) {
+    /// Hand everything collected for `barrier` to the snapshot writer, which writes it
+    /// and acknowledges; `alignment` is how long the task waited for the barrier on all
+    /// its inputs.
+    pub fn acknowledge(&self, barrier: &CheckpointBarrier, alignment: Option<Duration>) {
         let operators = self
             .collected
             .lock()
             .map(|mut c| std::mem::take(&mut *c))
             .unwrap_or_default();
         let alignment_ms = alignment.map_or(0.0, |d| d.as_secs_f64() * 1e3);
-        // The coordinator may be gone when the job is ending; nothing to do then.
-        let _ = self.coordinator.send(CoordinatorMsg::Ack {
+        // The writer may be gone when the job is ending; nothing to do then.
+        let _ = self.writer.send(WriterMsg::Snapshot {
             task: self.task,
-            checkpoint,
+            barrier: *barrier,
             operators,
             alignment_ms,
         });
     }
 
-    /// Tell the coordinator this task's input ended.
+    /// Tell the coordinator (after any snapshot still being written) that this task's
+    /// input ended.
     pub fn finished(&self) {
-        let _ = self
-            .coordinator
-            .send(CoordinatorMsg::Finished { task: self.task });
+        let _ = self.writer.send(WriterMsg::Finished { task: self.task });
     }
 }

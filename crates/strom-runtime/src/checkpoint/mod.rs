@@ -1,9 +1,14 @@
 //! Exactly-once checkpoints (Flink's asynchronous barrier snapshots).
 //!
 //! - [`CheckpointConfig`]: interval, mode, timeout, pauses, retention, storage.
-//! - [`coordinator`]: triggers checkpoints at the sources, collects every task's
-//!   acknowledgement, writes state files off the task threads, completes checkpoints
-//!   (metadata last), notifies tasks, retires old checkpoints, takes savepoints.
+//! - [`protocol`]: the coordinator's decisions as a sans-IO state machine: trigger,
+//!   collect acknowledgements, complete (metadata last), abort, time out, subsume old
+//!   checkpoints, stop; and the choice of the checkpoint to restore.
+//! - [`coordinator`]: the local driver of that machine: a thread with this process's
+//!   clock, channels and storage; takes savepoints on request.
+//! - [`snapshot_writer`]: the tasks' side of the asynchronous part: encodes and writes
+//!   each operator subtask's state file off the task threads, then acknowledges with the
+//!   files' locations and sizes.
 //! - Alignment happens in the task input loop (`task.rs`): see `Alignment` there.
 //! - [`mod@format`] and [`storage`]: what a checkpoint looks like and where it
 //!   is written.
@@ -13,8 +18,10 @@
 pub mod coordinator;
 pub mod format;
 pub mod messages;
+pub mod protocol;
 pub mod restart;
 pub mod restore;
+pub mod snapshot_writer;
 pub mod storage;
 
 pub use coordinator::SavepointHandle;
