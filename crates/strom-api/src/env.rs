@@ -12,6 +12,7 @@ use strom_connectors::generator::GeneratorSource;
 use strom_core::checkpoint::StateBackendConfig;
 use strom_core::watermark::{TimestampAssigner, WatermarkGenerator, WatermarkStrategy};
 use strom_core::{Clock, Data, Result, Source, StromError};
+use strom_runtime::channel::ChannelMode;
 use strom_runtime::checkpoint::{CheckpointConfig, RestartStrategy, RestorePoint, SavepointHandle};
 use strom_runtime::graph::BuildContext;
 use strom_runtime::graph::{
@@ -102,6 +103,14 @@ impl StreamEnv {
     /// Buffers in flight per channel before a producer blocks (default 4).
     pub fn with_channel_capacity(self, buffers: usize) -> Self {
         self.lock().config.channel_capacity = buffers;
+        self
+    }
+
+    /// How records cross task boundaries: in memory (the default), or serialized into
+    /// frames and decoded again, as over a network. Without this call the environment
+    /// variable `STROM_CHANNELS` (`memory` or `serialized`) decides when the job starts.
+    pub fn with_channel_mode(self, mode: ChannelMode) -> Self {
+        self.lock().config.channel_mode = Some(mode);
         self
     }
 

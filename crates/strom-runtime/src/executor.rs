@@ -6,6 +6,7 @@
 //! and is called directly) when it is a forward edge between operators of equal parallelism,
 //! the consumer has exactly that one input, and neither side disabled chaining.
 
+use crate::channel::ChannelMode;
 use crate::checkpoint::coordinator::{
     Coordinator, CoordinatorReport, CoordinatorSetup, NodeInfo, TaskSlot,
 };
@@ -68,6 +69,9 @@ pub struct ExecutionConfig {
     pub state_backend: StateBackendConfig,
     /// Takes savepoints of the running job.
     pub savepoints: SavepointHandle,
+    /// How channels between tasks carry records; `None` reads the environment variable
+    /// `STROM_CHANNELS` (`memory`, the default, or `serialized`) when the job starts.
+    pub channel_mode: Option<ChannelMode>,
 }
 
 impl Default for ExecutionConfig {
@@ -87,6 +91,7 @@ impl Default for ExecutionConfig {
             restart: RestartStrategy::default(),
             state_backend: StateBackendConfig::default(),
             savepoints: SavepointHandle::new(),
+            channel_mode: None,
         }
     }
 }
@@ -239,7 +244,11 @@ struct Wiring {
 }
 
 /// Create the plan's channels; keyed by (task head, subtask).
-fn wire(plan: &Plan, capacity: usize) -> Result<HashMap<(NodeId, usize), Wiring>> {
+fn wire(
+    plan: &Plan,
+    capacity: usize,
+    mode: ChannelMode,
+) -> Result<HashMap<(NodeId, usize), Wiring>> {
     let mut wiring: HashMap<(NodeId, usize), Wiring> = HashMap::new();
     for c in &plan.physical.channels {
         let e = &plan.physical.edges[c.edge];
@@ -251,7 +260,7 @@ fn wire(plan: &Plan, capacity: usize) -> Result<HashMap<(NodeId, usize), Wiring>
                     plan.node(e.from).name
                 ))
             })?;
-        let (tx, rx) = ty.channel(capacity);
+        let (tx, rx) = ty.channel(capacity, mode);
         wiring
             .entry((plan.physical.task_of(e.from).head, c.producer))
             .or_default()
@@ -493,7 +502,11 @@ fn run_attempt(
             .prepare(node.parallelism)
             .map_err(|e| e.in_operator(&node.name, 0))?;
     }
-    let mut wiring = wire(&plan, config.channel_capacity.max(1))?;
+    let mode = match config.channel_mode {
+        Some(m) => m,
+        None => ChannelMode::from_env()?,
+    };
+    let mut wiring = wire(&plan, config.channel_capacity.max(1), mode)?;
     let plan = Arc::new(plan);
     let heads: Vec<NodeId> = plan.physical.tasks.iter().map(|t| t.head).collect();
     // Checkpointing: a control channel per task, an inbox for the coordinator, and the

@@ -7,17 +7,16 @@
 //! for that record type). Values cross this boundary as `Box<dyn Any + Send>` and are
 //! downcast right back by code that knows the type; a mismatch is an internal error.
 
+use crate::channel::{ChannelMode, OneInput, OutputChannel};
 use crate::downstream::{Discard, Downstream, FanOut, Outputs, SideChannel, SideDrain};
 use crate::metrics::OperatorMetrics;
 use crate::partition::{FixedSelector, Partitioning, RoundRobinSelector, Selection};
 use crate::task::{TaskEnv, TaskRunner};
 use crate::writer::{RecordWriter, WriterConfig, keyed_writer_factory};
-use crossbeam_channel::{Receiver, Sender};
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use strom_core::{Result, SideOutputs, StromError, TaskInfo};
-use strom_types::Message;
+use strom_core::{Data, Result, SideOutputs, StromError, TaskInfo};
 
 /// Index of a node in its [`JobGraph`]; inputs always have smaller ids than their consumers.
 pub type NodeId = usize;
@@ -183,7 +182,7 @@ pub trait NodeBuilder: Send + Sync {
     fn build(&self, ctx: &BuildContext, outputs: ErasedOutputs) -> Result<Box<dyn Any + Send>>;
 
     /// Make the task of a chain headed by this node: `head` is what `build` returned and
-    /// `receivers` are `(input index, Receiver<Message<In>>)` pairs, erased.
+    /// `receivers` are `(input index, channel::OneInput<In>)` pairs, erased.
     fn build_task(
         &self,
         head: Box<dyn Any + Send>,
@@ -196,8 +195,12 @@ pub trait NodeBuilder: Send + Sync {
 pub trait StreamType: Send + Sync {
     /// The Rust type name, for error messages.
     fn type_name(&self) -> &'static str;
-    /// A bounded channel `(Sender<Message<T>>, Receiver<Message<T>>)`.
-    fn channel(&self, capacity: usize) -> (Box<dyn Any + Send>, Box<dyn Any + Send>);
+    /// A bounded channel in `mode`: `(Box<dyn OutputChannel<T>>, channel::OneInput<T>)`.
+    fn channel(
+        &self,
+        capacity: usize,
+        mode: ChannelMode,
+    ) -> (Box<dyn Any + Send>, Box<dyn Any + Send>);
     /// A writer (`Box<dyn Downstream<T>>`) over `senders` for producer `subtask`.
     fn writer(
         &self,
@@ -223,17 +226,21 @@ pub trait StreamType: Send + Sync {
 pub struct TypeOf<T>(PhantomData<fn() -> T>);
 
 /// The erased type descriptor of `T`.
-pub fn stream_type<T: Clone + Send + 'static>() -> Arc<dyn StreamType> {
+pub fn stream_type<T: Data>() -> Arc<dyn StreamType> {
     Arc::new(TypeOf::<T>(PhantomData))
 }
 
-impl<T: Clone + Send + 'static> StreamType for TypeOf<T> {
+impl<T: Data> StreamType for TypeOf<T> {
     fn type_name(&self) -> &'static str {
         std::any::type_name::<T>()
     }
 
-    fn channel(&self, capacity: usize) -> (Box<dyn Any + Send>, Box<dyn Any + Send>) {
-        let (tx, rx) = crossbeam_channel::bounded::<Message<T>>(capacity);
+    fn channel(
+        &self,
+        capacity: usize,
+        mode: ChannelMode,
+    ) -> (Box<dyn Any + Send>, Box<dyn Any + Send>) {
+        let (tx, rx) = crate::channel::channel::<T>(capacity, mode);
         (Box::new(tx), Box::new(rx))
     }
 
@@ -248,7 +255,7 @@ impl<T: Clone + Send + 'static> StreamType for TypeOf<T> {
     ) -> Result<Box<dyn Any + Send>> {
         let senders = senders
             .into_iter()
-            .map(|s| downcast::<Sender<Message<T>>>(s, "channel sender"))
+            .map(|s| downcast::<Box<dyn OutputChannel<T>>>(s, "channel sender"))
             .collect::<Result<Vec<_>>>()?;
         let n = senders.len();
         let w: Box<dyn Downstream<T>> = match partitioning {
@@ -301,10 +308,10 @@ impl<T: Clone + Send + 'static> StreamType for TypeOf<T> {
 /// Receivers of a one-input task, recovered from their erased form.
 pub fn typed_receivers<T: 'static>(
     receivers: Vec<(usize, Box<dyn Any + Send>)>,
-) -> Result<Vec<Receiver<Message<T>>>> {
+) -> Result<Vec<OneInput<T>>> {
     receivers
         .into_iter()
-        .map(|(_, r)| downcast::<Receiver<Message<T>>>(r, "channel receiver"))
+        .map(|(_, r)| downcast::<OneInput<T>>(r, "channel receiver"))
         .collect()
 }
 

@@ -11,6 +11,8 @@
 //! * [`writer`] and [`partition`]: batching into bounded channels (backpressure) and
 //!   Flink's partitioners, including key-group routing.
 //! * [`checkpoint`]: checkpoint configuration, storage, restore points, savepoints.
+//! * [`channel`] and [`frame`]: channels between tasks through one interface, in memory or
+//!   serialized into length-prefixed frames (the wire format of a network channel).
 //! * [`topology`] and [`plan`]: what a job is, as serializable data with a fingerprint, and
 //!   the physical plan (tasks, subtasks, slots, channels, key groups) computed from it.
 //!
@@ -19,10 +21,12 @@
 //! [`JobResult`], [`CancelHandle`]), and `valve` (watermark merging across a task's input
 //! channels, with idleness).
 
+pub mod channel;
 pub mod checkpoint;
 pub mod downstream;
 #[doc(hidden)]
 pub mod executor;
+pub mod frame;
 pub mod graph;
 pub mod metrics;
 pub mod nodes;

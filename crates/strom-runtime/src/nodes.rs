@@ -9,7 +9,7 @@ use crate::graph::{
 use crate::metrics::OperatorMetrics;
 use crate::operator::{OneInputOperator, OperatorContext, OperatorLink, guarded};
 use crate::source_task::{PlainHead, SourceHead, SourceTask, SplitSnapshotter};
-use crate::task::{InputChannel, InputTask, OneInputChannel, TaskEnv, TaskRunner};
+use crate::task::{InputTask, TaskEnv, TaskRunner};
 use std::any::Any;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
@@ -27,12 +27,7 @@ pub fn one_input_task<In: Send + 'static>(
     env: TaskEnv,
 ) -> Result<Box<dyn TaskRunner>> {
     let head = downcast::<Box<dyn Downstream<In>>>(head, "chain head")?;
-    let channels = typed_receivers::<In>(receivers)?
-        .into_iter()
-        .map(|rx| {
-            Box::new(OneInputChannel::new(rx)) as Box<dyn InputChannel<Box<dyn Downstream<In>>>>
-        })
-        .collect();
+    let channels = typed_receivers::<In>(receivers)?;
     Ok(Box::new(InputTask {
         channels,
         head,

@@ -9,12 +9,12 @@
 use crate::checkpoint::messages::{TaskCheckpointing, TaskControl};
 use crate::downstream::Downstream;
 use crate::valve::WatermarkValve;
-use crossbeam_channel::{Receiver, Select, SelectedOperation, TryRecvError};
+use crossbeam_channel::{Receiver, Select};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 use strom_core::{Clock, Result, StromError};
-use strom_types::{CheckpointBarrier, CheckpointId, Message, Watermark, WatermarkStatus};
+use strom_types::{CheckpointBarrier, CheckpointId, Watermark, WatermarkStatus};
 
 /// What every task needs from the job: cancellation, timing and the clock.
 #[derive(Clone)]
@@ -142,133 +142,7 @@ impl<T> TaskHead for Box<dyn Downstream<T>> {
     }
 }
 
-/// What a channel delivered, after data was pushed into the head.
-#[derive(Debug)]
-pub enum ChannelEvent {
-    /// A batch was processed.
-    Data,
-    /// A watermark.
-    Watermark(Watermark),
-    /// A status change.
-    Status(WatermarkStatus),
-    /// A barrier.
-    Barrier(CheckpointBarrier),
-    /// The channel ended (end of input, or the producer went away).
-    End,
-}
-
-/// One input channel of a task whose head is `H`; data goes straight into the head.
-pub trait InputChannel<H: ?Sized>: Send {
-    /// Receive one message if one is waiting; watermarks inside a batch go to `watermark`.
-    fn try_receive(
-        &self,
-        head: &mut H,
-        watermark: WatermarkSink<'_, H>,
-    ) -> Option<Result<ChannelEvent>>;
-    /// Add the channel to a blocking select.
-    fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize;
-    /// Complete a select that chose this channel.
-    fn complete(
-        &self,
-        oper: SelectedOperation<'_>,
-        head: &mut H,
-        watermark: WatermarkSink<'_, H>,
-    ) -> Result<ChannelEvent>;
-}
-
-/// A channel into a one-input chain head.
-pub struct OneInputChannel<T> {
-    rx: Receiver<Message<T>>,
-}
-
-impl<T> OneInputChannel<T> {
-    /// Wrap a receiver.
-    pub fn new(rx: Receiver<Message<T>>) -> Self {
-        OneInputChannel { rx }
-    }
-}
-
-/// Deliver one message: records into `push`, watermarks carried inside a batch into
-/// `watermark` (in order with the records); other messages become an event.
-pub fn deliver<T>(
-    msg: Message<T>,
-    mut push: impl FnMut(&mut Vec<strom_types::Record<T>>) -> Result<()>,
-    watermark: &mut dyn FnMut(Watermark) -> Result<()>,
-) -> Result<ChannelEvent> {
-    Ok(match msg {
-        Message::Data(mut batch) => {
-            push(&mut batch)?;
-            ChannelEvent::Data
-        }
-        Message::Marked { records, marks } => {
-            let mut segment = Vec::with_capacity(records.len());
-            let mut it = records.into_iter();
-            let mut done = 0usize;
-            for (pos, w) in marks {
-                segment.extend(it.by_ref().take(pos.saturating_sub(done)));
-                done = done.max(pos);
-                if !segment.is_empty() {
-                    push(&mut segment)?;
-                    segment.clear();
-                }
-                watermark(w)?;
-            }
-            segment.extend(it);
-            if !segment.is_empty() {
-                push(&mut segment)?;
-            }
-            ChannelEvent::Data
-        }
-        Message::Watermark(w) => ChannelEvent::Watermark(w),
-        Message::Status(s) => ChannelEvent::Status(s),
-        Message::Barrier(b) => ChannelEvent::Barrier(b),
-        Message::EndOfInput => ChannelEvent::End,
-    })
-}
-
-/// Receives the watermarks carried inside a batch, with the task head.
-pub type WatermarkSink<'a, H> = &'a mut dyn FnMut(&mut H, Watermark) -> Result<()>;
-
-/// Hand a message's records and in-batch watermarks to the head, in order.
-fn deliver_to<T>(
-    msg: Message<T>,
-    head: &mut Box<dyn Downstream<T>>,
-    watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
-) -> Result<ChannelEvent> {
-    let head = std::cell::RefCell::new(head);
-    deliver(msg, |b| head.borrow_mut().push(b), &mut |w| {
-        watermark(&mut head.borrow_mut(), w)
-    })
-}
-
-impl<T: Send> InputChannel<Box<dyn Downstream<T>>> for OneInputChannel<T> {
-    fn try_receive(
-        &self,
-        head: &mut Box<dyn Downstream<T>>,
-        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
-    ) -> Option<Result<ChannelEvent>> {
-        match self.rx.try_recv() {
-            Ok(msg) => Some(deliver_to(msg, head, watermark)),
-            Err(TryRecvError::Empty) => None,
-            // The producer went away without ending its input: it failed or was cancelled.
-            Err(TryRecvError::Disconnected) => Some(Err(StromError::Cancelled)),
-        }
-    }
-    fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize {
-        sel.recv(&self.rx)
-    }
-    fn complete(
-        &self,
-        oper: SelectedOperation<'_>,
-        head: &mut Box<dyn Downstream<T>>,
-        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
-    ) -> Result<ChannelEvent> {
-        match oper.recv(&self.rx) {
-            Ok(msg) => deliver_to(msg, head, watermark),
-            Err(_) => Err(StromError::Cancelled),
-        }
-    }
-}
+pub use crate::channel::{ChannelEvent, InputChannel, WatermarkSink, deliver};
 
 /// A task that reads channels into a chain head.
 pub struct InputTask<H> {

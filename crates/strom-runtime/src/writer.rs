@@ -5,9 +5,10 @@
 //! therefore stays in order with the records). Channels are bounded, so a full channel
 //! blocks the writer: that is backpressure, and it propagates to the sources.
 
+use crate::channel::OutputChannel;
 use crate::downstream::Downstream;
 use crate::partition::{ChannelSelector, Selection};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::Receiver;
 use std::any::Any;
 use std::sync::Arc;
 use strom_core::{Result, StromError};
@@ -27,7 +28,7 @@ pub struct WriterConfig {
 /// Builds the writer of a keyed edge for record type `T`, given its channels, batching and
 /// the consumers' max parallelism and parallelism.
 pub type KeyedWriterFactory<T> = Arc<
-    dyn Fn(Vec<Sender<Message<T>>>, WriterConfig, usize, usize) -> Box<dyn Downstream<T>>
+    dyn Fn(Vec<Box<dyn OutputChannel<T>>>, WriterConfig, usize, usize) -> Box<dyn Downstream<T>>
         + Send
         + Sync,
 >;
@@ -43,7 +44,7 @@ pub fn keyed_writer_factory<T: 'static>(
 
 /// Sends records to the channels of one output edge.
 pub struct RecordWriter<T, S> {
-    senders: Vec<Sender<Message<T>>>,
+    senders: Vec<Box<dyn OutputChannel<T>>>,
     buffers: Vec<Vec<Record<T>>>,
     /// Watermarks waiting in each channel's buffer, by record position.
     marks: Vec<Vec<(usize, Watermark)>>,
@@ -55,7 +56,7 @@ pub struct RecordWriter<T, S> {
 
 impl<T: Clone + Send + 'static, S: ChannelSelector<T>> RecordWriter<T, S> {
     /// A writer over `senders` routing with `selector`.
-    pub fn new(senders: Vec<Sender<Message<T>>>, selector: S, config: WriterConfig) -> Self {
+    pub fn new(senders: Vec<Box<dyn OutputChannel<T>>>, selector: S, config: WriterConfig) -> Self {
         let buffers = senders
             .iter()
             .map(|_| Vec::with_capacity(config.batch_size))
@@ -71,16 +72,8 @@ impl<T: Clone + Send + 'static, S: ChannelSelector<T>> RecordWriter<T, S> {
         }
     }
 
-    fn send(&self, channel: usize, msg: Message<T>) -> Result<()> {
-        let tx = &self.senders[channel];
-        match tx.try_send(msg) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Disconnected(_)) => Err(StromError::Cancelled),
-            Err(TrySendError::Full(msg)) => crossbeam_channel::select! {
-                send(tx, msg) -> r => r.map_err(|_| StromError::Cancelled),
-                recv(self.config.cancel) -> _ => Err(StromError::Cancelled),
-            },
-        }
+    fn send(&mut self, channel: usize, msg: Message<T>) -> Result<()> {
+        self.senders[channel].send(msg, &self.config.cancel)
     }
 
     fn send_buffer(&mut self, channel: usize) -> Result<()> {

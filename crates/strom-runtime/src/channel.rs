@@ -1,0 +1,300 @@
+//! Channels between tasks, through one interface.
+//!
+//! Every channel the executor creates is a pair of an [`OutputChannel`] (the producer's
+//! end, which a [`crate::writer::RecordWriter`] sends batches and control messages into)
+//! and an [`InputChannel`] (the consumer's end, which the task loop polls and selects
+//! over). The task loop and the writers know nothing else about a channel.
+//!
+//! Two implementations exist, chosen job-wide by [`ChannelMode`]:
+//!
+//! * **in memory** (the default): a bounded crossbeam channel of [`Message`]s; batches
+//!   move between threads without being copied.
+//! * **serialized**: every message is encoded into one frame ([`crate::frame`]), the bytes
+//!   cross a bounded channel, and the consumer decodes them. This is what a network
+//!   channel does, less the socket: running a job in this mode
+//!   (`STROM_CHANNELS=serialized`) proves that everything crossing a task boundary survives
+//!   the wire, and its cost per record is the floor of any network shuffle.
+//!
+//! Both are bounded by the number of messages (buffers) in flight, so backpressure works
+//! the same way: a full channel blocks the producer until the consumer takes a buffer or
+//! the job is cancelled.
+
+use crate::downstream::Downstream;
+use crate::frame;
+use crossbeam_channel::{Receiver, Select, SelectedOperation, Sender, TryRecvError, TrySendError};
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use strom_core::{Data, Result, StromError};
+use strom_types::{CheckpointBarrier, Message, Record, Watermark, WatermarkStatus};
+
+/// How channels between tasks carry messages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChannelMode {
+    /// Messages move between threads as values.
+    #[default]
+    InMemory,
+    /// Messages are encoded to bytes and decoded again, as over a network.
+    Serialized,
+}
+
+impl ChannelMode {
+    /// The mode named by the environment variable `STROM_CHANNELS` (`serialized` or
+    /// `memory`), in-memory when unset. An unknown value is an error naming it.
+    pub fn from_env() -> Result<ChannelMode> {
+        match std::env::var("STROM_CHANNELS") {
+            Err(_) => Ok(ChannelMode::InMemory),
+            Ok(v) => v.parse(),
+        }
+    }
+}
+
+impl std::str::FromStr for ChannelMode {
+    type Err = StromError;
+
+    fn from_str(s: &str) -> Result<ChannelMode> {
+        match s.trim() {
+            "" | "memory" | "in-memory" => Ok(ChannelMode::InMemory),
+            "serialized" => Ok(ChannelMode::Serialized),
+            other => Err(StromError::InvalidJob(format!(
+                "STROM_CHANNELS={other:?} is not a channel mode; use 'memory' or 'serialized'"
+            ))),
+        }
+    }
+}
+
+/// The producer's end of a channel.
+pub trait OutputChannel<T>: Send {
+    /// Send `msg`, waiting while the channel is full (backpressure). Fails with
+    /// [`StromError::Cancelled`] when the consumer is gone or `cancel` disconnects.
+    fn send(&mut self, msg: Message<T>, cancel: &Receiver<()>) -> Result<()>;
+}
+
+/// What one message from a channel meant to the task loop.
+#[derive(Debug)]
+pub enum ChannelEvent {
+    /// Records (and watermarks carried with them) were handed to the head.
+    Data,
+    /// A watermark.
+    Watermark(Watermark),
+    /// A status change.
+    Status(WatermarkStatus),
+    /// A barrier.
+    Barrier(CheckpointBarrier),
+    /// The channel ended (end of input, or the producer went away).
+    End,
+}
+
+/// Receives the watermarks carried inside a batch, with the task head.
+pub type WatermarkSink<'a, H> = &'a mut dyn FnMut(&mut H, Watermark) -> Result<()>;
+
+/// The consumer's end of a channel into a task whose head is `H`; data goes straight
+/// into the head.
+pub trait InputChannel<H: ?Sized>: Send {
+    /// Receive one message if one is waiting; watermarks inside a batch go to `watermark`.
+    fn try_receive(
+        &self,
+        head: &mut H,
+        watermark: WatermarkSink<'_, H>,
+    ) -> Option<Result<ChannelEvent>>;
+    /// Add the channel to a blocking select.
+    fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize;
+    /// Complete a select that chose this channel.
+    fn complete(
+        &self,
+        oper: SelectedOperation<'_>,
+        head: &mut H,
+        watermark: WatermarkSink<'_, H>,
+    ) -> Result<ChannelEvent>;
+}
+
+/// The consumer end of a channel into a one-input chain head.
+pub type OneInput<T> = Box<dyn InputChannel<Box<dyn Downstream<T>>>>;
+
+/// A bounded channel of `capacity` messages in `mode`.
+pub fn channel<T: Data>(
+    capacity: usize,
+    mode: ChannelMode,
+) -> (Box<dyn OutputChannel<T>>, OneInput<T>) {
+    match mode {
+        ChannelMode::InMemory => {
+            let (tx, rx) = crossbeam_channel::bounded::<Message<T>>(capacity);
+            (Box::new(MemoryOutput(tx)), Box::new(MemoryInput(rx)))
+        }
+        ChannelMode::Serialized => {
+            let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(capacity);
+            (
+                Box::new(SerializedOutput {
+                    tx,
+                    last_len: 0,
+                    _t: PhantomData,
+                }),
+                Box::new(SerializedInput {
+                    rx,
+                    _t: PhantomData,
+                }),
+            )
+        }
+    }
+}
+
+fn send_blocking<M>(tx: &Sender<M>, msg: M, cancel: &Receiver<()>) -> Result<()> {
+    match tx.try_send(msg) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Disconnected(_)) => Err(StromError::Cancelled),
+        Err(TrySendError::Full(msg)) => crossbeam_channel::select! {
+            send(tx, msg) -> r => r.map_err(|_| StromError::Cancelled),
+            recv(cancel) -> _ => Err(StromError::Cancelled),
+        },
+    }
+}
+
+/// In memory: messages as values.
+struct MemoryOutput<T>(Sender<Message<T>>);
+
+impl<T: Send> OutputChannel<T> for MemoryOutput<T> {
+    fn send(&mut self, msg: Message<T>, cancel: &Receiver<()>) -> Result<()> {
+        send_blocking(&self.0, msg, cancel)
+    }
+}
+
+struct MemoryInput<T>(Receiver<Message<T>>);
+
+/// Deliver one message: records into `push`, watermarks carried inside a batch into
+/// `watermark` (in order with the records); other messages become an event.
+pub fn deliver<T>(
+    msg: Message<T>,
+    mut push: impl FnMut(&mut Vec<Record<T>>) -> Result<()>,
+    watermark: &mut dyn FnMut(Watermark) -> Result<()>,
+) -> Result<ChannelEvent> {
+    Ok(match msg {
+        Message::Data(mut batch) => {
+            push(&mut batch)?;
+            ChannelEvent::Data
+        }
+        Message::Marked { records, marks } => {
+            let mut segment = Vec::with_capacity(records.len());
+            let mut it = records.into_iter();
+            let mut done = 0usize;
+            for (pos, w) in marks {
+                segment.extend(it.by_ref().take(pos.saturating_sub(done)));
+                done = done.max(pos);
+                if !segment.is_empty() {
+                    push(&mut segment)?;
+                    segment.clear();
+                }
+                watermark(w)?;
+            }
+            segment.extend(it);
+            if !segment.is_empty() {
+                push(&mut segment)?;
+            }
+            ChannelEvent::Data
+        }
+        Message::Watermark(w) => ChannelEvent::Watermark(w),
+        Message::Status(s) => ChannelEvent::Status(s),
+        Message::Barrier(b) => ChannelEvent::Barrier(b),
+        Message::EndOfInput => ChannelEvent::End,
+    })
+}
+
+/// Hand a message's records and in-batch watermarks to the head, in order.
+fn deliver_to<T>(
+    msg: Message<T>,
+    head: &mut Box<dyn Downstream<T>>,
+    watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
+) -> Result<ChannelEvent> {
+    let head = RefCell::new(head);
+    deliver(msg, |b| head.borrow_mut().push(b), &mut |w| {
+        watermark(&mut head.borrow_mut(), w)
+    })
+}
+
+impl<T: Send> InputChannel<Box<dyn Downstream<T>>> for MemoryInput<T> {
+    fn try_receive(
+        &self,
+        head: &mut Box<dyn Downstream<T>>,
+        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
+    ) -> Option<Result<ChannelEvent>> {
+        match self.0.try_recv() {
+            Ok(msg) => Some(deliver_to(msg, head, watermark)),
+            Err(TryRecvError::Empty) => None,
+            // The producer went away without ending its input: it failed or was cancelled.
+            Err(TryRecvError::Disconnected) => Some(Err(StromError::Cancelled)),
+        }
+    }
+    fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize {
+        sel.recv(&self.0)
+    }
+    fn complete(
+        &self,
+        oper: SelectedOperation<'_>,
+        head: &mut Box<dyn Downstream<T>>,
+        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
+    ) -> Result<ChannelEvent> {
+        match oper.recv(&self.0) {
+            Ok(msg) => deliver_to(msg, head, watermark),
+            Err(_) => Err(StromError::Cancelled),
+        }
+    }
+}
+
+/// Serialized: one frame of bytes per message.
+struct SerializedOutput<T> {
+    tx: Sender<Vec<u8>>,
+    /// Size of the last frame, to allocate the next one once at about its size.
+    last_len: usize,
+    _t: PhantomData<fn(T)>,
+}
+
+impl<T: Data> OutputChannel<T> for SerializedOutput<T> {
+    fn send(&mut self, msg: Message<T>, cancel: &Receiver<()>) -> Result<()> {
+        let mut bytes = Vec::with_capacity(self.last_len.max(64));
+        frame::encode(&msg, &mut bytes)?;
+        self.last_len = bytes.len();
+        send_blocking(&self.tx, bytes, cancel)
+    }
+}
+
+struct SerializedInput<T> {
+    rx: Receiver<Vec<u8>>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Data> SerializedInput<T> {
+    fn decode_and_deliver(
+        bytes: &[u8],
+        head: &mut Box<dyn Downstream<T>>,
+        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
+    ) -> Result<ChannelEvent> {
+        let msg = frame::decode::<T>(bytes)?;
+        deliver_to(msg, head, watermark)
+    }
+}
+
+impl<T: Data> InputChannel<Box<dyn Downstream<T>>> for SerializedInput<T> {
+    fn try_receive(
+        &self,
+        head: &mut Box<dyn Downstream<T>>,
+        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
+    ) -> Option<Result<ChannelEvent>> {
+        match self.rx.try_recv() {
+            Ok(bytes) => Some(Self::decode_and_deliver(&bytes, head, watermark)),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => Some(Err(StromError::Cancelled)),
+        }
+    }
+    fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize {
+        sel.recv(&self.rx)
+    }
+    fn complete(
+        &self,
+        oper: SelectedOperation<'_>,
+        head: &mut Box<dyn Downstream<T>>,
+        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
+    ) -> Result<ChannelEvent> {
+        match oper.recv(&self.rx) {
+            Ok(bytes) => Self::decode_and_deliver(&bytes, head, watermark),
+            Err(_) => Err(StromError::Cancelled),
+        }
+    }
+}
