@@ -22,43 +22,13 @@ impl<R: Data> DataStream<R> {
     }
 }
 
-/// Tag both inputs for the one operator over `Either`: the data after its partitioning
-/// (key groups, rebalance, …) and the rules after the broadcast, each tagging subtask
-/// feeding the operator subtask of its index. Tagging the rules before the broadcast would
-/// spread them over the tagging subtasks, and an operator subtask could then receive them
-/// out of order. The operator must run at the tagging maps' parallelism (the job's
-/// default): a different one is refused when the job starts (forward edges), instead of
-/// silently splitting the rules between subtasks.
-fn tag_after_partitioning<T: Data, R: Data>(
+/// The data (as partitioned) and the rules (broadcast) as the two inputs of the next
+/// operator.
+fn both_inputs<T: Data, R: Data>(
     data: DataStream<T>,
     rules: DataStream<R>,
-) -> [DataStream<Either<T, R>>; 2] {
-    let data = data.map(Either::<T, R>::Left).name("Tag Data").forward();
-    let rules = rules
-        .broadcast()
-        .map(Either::<T, R>::Right)
-        .name("Tag Broadcast")
-        .forward();
-    [data, rules]
-}
-
-/// The tagging operators of both inputs.
-fn taggers<X>(data: &DataStream<X>, rules: &DataStream<X>) -> Vec<usize> {
-    data.inputs
-        .iter()
-        .chain(&rules.inputs)
-        .map(|(id, _)| *id)
-        .collect()
-}
-
-/// Let the taggers run at the operator's parallelism, whatever it is set to later, so that
-/// they feed it forward one to one.
-fn follow_parallelism<O>(operator: &DataStream<O>, taggers: &[usize]) {
-    if let [(op, _)] = operator.inputs.as_slice() {
-        for &t in taggers {
-            operator.env.edit_node(t, |n| n.parallelism_of = Some(*op));
-        }
-    }
+) -> DataStream<Either<T, R>> {
+    crate::stream::two_inputs(data, rules.broadcast())
 }
 
 /// A keyed stream connected to a broadcast stream.
@@ -98,18 +68,15 @@ where
         P: KeyedBroadcastProcessFunction<K, T, R, O> + Clone + Sync + 'static,
     {
         let kf = self.keyed.key_selector.clone();
-        // Tag after the key shuffle, and the rules after the broadcast, so that every tagging
-        // subtask feeds its own operator subtask (see `tag_after_partitioning`).
-        let [data, rules] = tag_after_partitioning(self.keyed.into_stream(), self.rules.stream);
-        let taggers = taggers(&data, &rules);
-        let out = data.transform_with(rules, "Keyed Broadcast Process", move |_| {
-            Ok(KeyedBroadcastOperator::<K, T, R, _, _>::new(
-                kf.clone(),
-                function.clone(),
-            ))
-        });
-        follow_parallelism(&out, &taggers);
-        out
+        both_inputs(self.keyed.into_stream(), self.rules.stream).transform(
+            "Keyed Broadcast Process",
+            move |_| {
+                Ok(KeyedBroadcastOperator::<K, T, R, _, _>::new(
+                    kf.clone(),
+                    function.clone(),
+                ))
+            },
+        )
     }
 }
 
@@ -142,12 +109,8 @@ impl<T: Data, R: Data> BroadcastConnectedDataStream<T, R> {
         O: Data,
         P: BroadcastProcessFunction<T, R, O> + Clone + Sync + 'static,
     {
-        let [data, rules] = tag_after_partitioning(self.data, self.rules.stream);
-        let taggers = taggers(&data, &rules);
-        let out = data.transform_with(rules, "Broadcast Process", move |_| {
+        both_inputs(self.data, self.rules.stream).transform("Broadcast Process", move |_| {
             Ok(BroadcastProcessOperator::<T, R, _>::new(function.clone()))
-        });
-        follow_parallelism(&out, &taggers);
-        out
+        })
     }
 }

@@ -2,10 +2,11 @@
 //! processed by one operator — co-map, co-flat-map, `CoProcessFunction`, and on keyed
 //! inputs `KeyedCoProcessFunction` with keyed state and timers shared by both inputs.
 //!
-//! The two inputs are tagged into [`Either`] and unioned (each keeps its own partitioning),
-//! so the operator's watermark is the minimum over both inputs, as in Flink.
+//! The operator is a native two-input node: each input keeps its own partitioning, the
+//! task tags records with their side ([`Either`]) as it reads them, and the operator's
+//! watermark is the minimum of the two inputs' watermarks, as in Flink.
 
-use crate::{DataStream, KeyedStream};
+use crate::DataStream;
 use std::marker::PhantomData;
 use strom_core::{Collector, Data, Either, Key};
 use strom_process::co::{CoProcessAdapter, KeyedCoProcessAdapter};
@@ -27,10 +28,9 @@ impl<A: Data> DataStream<A> {
     }
 }
 
-/// Tag both inputs at their own parallelism (so that records keep their order and
-/// partitioning) and union them.
+/// Both inputs of the next (two-input) operator.
 fn tag<A: Data, B: Data>(first: DataStream<A>, second: DataStream<B>) -> DataStream<Either<A, B>> {
-    crate::join::tag_union(first, second)
+    crate::stream::two_inputs(first, second)
 }
 
 impl<A: Data, B: Data> ConnectedStreams<A, B> {
@@ -119,14 +119,14 @@ where
         P: KeyedCoProcessFunction<K, A, B, O> + Clone + Sync + 'static,
     {
         let (k1, k2) = (self.key1, self.key2);
+        let first = self.first.key_by(k1.clone()).into_stream();
+        let second = self.second.key_by(k2.clone()).into_stream();
         let key = move |e: &Either<A, B>| match e {
             Either::Left(a) => k1(a),
             Either::Right(b) => k2(b),
         };
-        let keyed: KeyedStream<Either<A, B>, K, _> =
-            tag(self.first, self.second).key_by(key.clone());
         let f = KeyedCoProcessAdapter(function, PhantomData);
-        keyed.into_stream().transform("Keyed Co-Process", move |_| {
+        tag(first, second).transform("Keyed Co-Process", move |_| {
             Ok(KeyedProcessOperator::new(key.clone(), f.clone()))
         })
     }

@@ -344,7 +344,6 @@ impl StreamEnv {
             start_new_chain: false,
             disable_chaining: false,
             rate_limit: None,
-            parallelism_of: None,
         });
         id
     }

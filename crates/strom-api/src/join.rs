@@ -43,41 +43,10 @@ use crate::{DataStream, KeyedStream};
 use std::marker::PhantomData;
 use std::time::Duration;
 use strom_core::{BoxError, Collector, Data, Key, OutputTag};
-use strom_runtime::partition::Partitioning;
 use strom_window::{
     Either, Evictor, IntervalBounds, IntervalJoinOperator, NoEvictor, ProcessJoinFunction,
     ProcessWindowFunction, Trigger, Window, WindowAssigner, WindowContext, WindowElements,
 };
-
-/// Map `stream` into one side of the union, at the producer's parallelism (as Flink's
-/// taggers), keeping the stream's partitioning.
-fn tag<T: Data, U: Data>(stream: DataStream<T>, f: fn(T) -> U, name: &str) -> DataStream<U> {
-    let parallelism = match stream.inputs.as_slice() {
-        [(id, _)] => stream
-            .env
-            .lock()
-            .graph
-            .nodes
-            .get(*id)
-            .and_then(|n| n.parallelism),
-        _ => None,
-    };
-    let out = stream.map(f).name(name);
-    match parallelism {
-        Some(p) => out.set_parallelism(p),
-        None => out,
-    }
-}
-
-/// The union of both inputs, each tagged with its side.
-pub(crate) fn tag_union<L: Data, R: Data>(
-    left: DataStream<L>,
-    right: DataStream<R>,
-) -> DataStream<Either<L, R>> {
-    let l = tag(left, Either::Left, "Tag Left");
-    let r = tag(right, Either::Right, "Tag Right");
-    l.union([r])
-}
 
 /// One key selector over the union from a selector per side.
 fn union_key<L, R, K, KL, KR>(
@@ -298,10 +267,16 @@ where
             lateness,
             _key,
         } = self;
-        let windowed = tag_union(streams.left, streams.right)
-            .key_by(union_key(left_key, right_key))
-            .window(assigner)
-            .allowed_lateness(lateness);
+        // Each side is keyed by its own selector into the two-input window operator, which
+        // keys the tagged elements with the union of both.
+        let left = streams.left.key_by(left_key.clone()).into_stream();
+        let right = streams.right.key_by(right_key.clone()).into_stream();
+        let windowed = KeyedStream::new(
+            crate::stream::two_inputs(left, right),
+            union_key(left_key, right_key),
+        )
+        .window(assigner)
+        .allowed_lateness(lateness);
         let out = match (trigger, evictor) {
             (None, None) => windowed.process(function),
             (Some(t), None) => windowed.trigger(t).process(function),
@@ -601,22 +576,18 @@ where
             left_late,
             right_late,
         } = self;
-        // The inputs' key partitioning is replaced by the union's.
-        let mut left = join.left.stream;
-        let mut right = join.right.stream;
-        left.partitioning = Partitioning::Default;
-        right.partitioning = Partitioning::Default;
-        let key = union_key(join.left.key_selector, join.right.key_selector);
-        let op_key = key.clone();
-        tag_union(left, right)
-            .key_by(key)
-            .into_stream()
-            .transform("Interval Join", move |_| {
+        // Each input keeps its own key partitioning; the operator keys the tagged elements
+        // with the union of both selectors.
+        let op_key = union_key(join.left.key_selector, join.right.key_selector);
+        crate::stream::two_inputs(join.left.stream, join.right.stream).transform(
+            "Interval Join",
+            move |_| {
                 Ok(
                     IntervalJoinOperator::new(op_key.clone(), bounds, function.clone())
                         .with_left_late_output(left_late.clone())
                         .with_right_late_output(right_late.clone()),
                 )
-            })
+            },
+        )
     }
 }

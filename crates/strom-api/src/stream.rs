@@ -10,12 +10,15 @@ use strom_connectors::discard::DiscardSink;
 #[cfg(feature = "file")]
 use strom_connectors::file::{CsvSink, JsonLinesSink, TextLinesSink};
 use strom_connectors::print::PrintSink;
+use strom_core::Either;
 use strom_core::{
     BoxError, Collector, Data, DeadLetter, Key, OutputTag, ProcessFunction, Sink, TaskInfo,
 };
 use strom_process::{AsyncConfig, AsyncFunction, AsyncOperator};
-use strom_runtime::graph::{EdgeSpec, NodeId, OutputSlot, SideOutputSpec, stream_type};
-use strom_runtime::nodes::{OneInputNode, SinkNode};
+use strom_runtime::graph::{
+    EdgeSpec, NodeBuilder, NodeId, OutputSlot, SideOutputSpec, StreamType, stream_type,
+};
+use strom_runtime::nodes::{OneInputNode, SinkNode, TwoInputNode};
 use strom_runtime::operator::OneInputOperator;
 use strom_runtime::operators::{Filter, FlatMap, Map, Process, TryMap};
 use strom_runtime::partition::{KeyGroupSelector, Partitioning};
@@ -33,7 +36,46 @@ pub struct DataStream<T> {
     pub(crate) inputs: Vec<(NodeId, OutputSlot)>,
     /// How the next consumer reads this stream.
     pub(crate) partitioning: Partitioning,
+    /// Set when the next consumer is a two-input operator (see [`two_inputs`]).
+    pub(crate) two_input: Option<TwoInputs>,
     _type: PhantomData<fn() -> T>,
+}
+
+/// The two inputs of the next consumer: every edge with its partitioning and input index,
+/// and how to make the consumer's node a two-input node.
+#[derive(Clone)]
+pub(crate) struct TwoInputs {
+    edges: Vec<EdgeSpec>,
+    wrap: Arc<dyn Fn(Arc<dyn NodeBuilder>) -> Arc<dyn NodeBuilder> + Send + Sync>,
+}
+
+/// `left` and `right`, each with its own partitioning (keyed, broadcast, forward, …), as
+/// the two inputs of the next operator, which reads them as `Either<L, R>`: a native
+/// two-input node whose task keeps a watermark per input.
+pub(crate) fn two_inputs<L: Data, R: Data>(
+    left: DataStream<L>,
+    right: DataStream<R>,
+) -> DataStream<Either<L, R>> {
+    if left.two_input.is_some() || right.two_input.is_some() {
+        left.env.error(
+            "the inputs of a two-input operator must be streams, not pending two-input streams"
+                .into(),
+        );
+    }
+    let mut edges = left.edges(0);
+    edges.extend(right.edges(1));
+    let mut inputs = left.inputs.clone();
+    inputs.extend(right.inputs.iter().copied());
+    DataStream {
+        env: left.env,
+        inputs,
+        partitioning: Partitioning::Default,
+        two_input: Some(TwoInputs {
+            edges,
+            wrap: Arc::new(|inner| Arc::new(TwoInputNode::<L, R>::new(inner))),
+        }),
+        _type: PhantomData,
+    }
 }
 
 impl<T> Clone for DataStream<T> {
@@ -42,6 +84,7 @@ impl<T> Clone for DataStream<T> {
             env: self.env.clone(),
             inputs: self.inputs.clone(),
             partitioning: self.partitioning.clone(),
+            two_input: self.two_input.clone(),
             _type: PhantomData,
         }
     }
@@ -57,6 +100,7 @@ impl<T: Data> DataStream<T> {
             env,
             inputs: vec![(node, slot)],
             partitioning: Partitioning::Default,
+            two_input: None,
             _type: PhantomData,
         }
     }
@@ -67,6 +111,9 @@ impl<T: Data> DataStream<T> {
     }
 
     pub(crate) fn edges(&self, input: usize) -> Vec<EdgeSpec> {
+        if let Some(two) = &self.two_input {
+            return two.edges.clone();
+        }
         self.inputs
             .iter()
             .map(|&(from, slot)| EdgeSpec {
@@ -76,6 +123,21 @@ impl<T: Data> DataStream<T> {
                 input,
             })
             .collect()
+    }
+
+    /// Add the operator that reads this stream: `builder` makes its instances (wrapped
+    /// into a two-input node when this stream is the two inputs of a two-input operator).
+    pub(crate) fn add_consumer(
+        &self,
+        name: &str,
+        builder: Arc<dyn NodeBuilder>,
+        output: Option<Arc<dyn StreamType>>,
+    ) -> NodeId {
+        let builder = match &self.two_input {
+            Some(two) => (two.wrap)(builder),
+            None => builder,
+        };
+        self.env.add_node(name, self.edges(0), builder, output)
     }
 
     /// The single operator that produced this stream, or a build error naming `what`.
@@ -98,33 +160,8 @@ impl<T: Data> DataStream<T> {
         Op: OneInputOperator<T, U> + 'static,
         F: Fn(&TaskInfo) -> strom_core::Result<Op> + Send + Sync + 'static,
     {
-        let id = self.env.add_node(
+        let id = self.add_consumer(
             name,
-            self.edges(0),
-            Arc::new(OneInputNode::<T, U, F>::new(factory)),
-            Some(stream_type::<U>()),
-        );
-        DataStream::from_node(self.env, id)
-    }
-
-    /// Like [`transform`](Self::transform), reading this stream and `other` (same type), each
-    /// with its own partitioning (e.g. keyed data and broadcast rules).
-    pub(crate) fn transform_with<U, Op, F>(
-        self,
-        other: DataStream<T>,
-        name: &str,
-        factory: F,
-    ) -> DataStream<U>
-    where
-        U: Data,
-        Op: OneInputOperator<T, U> + 'static,
-        F: Fn(&TaskInfo) -> strom_core::Result<Op> + Send + Sync + 'static,
-    {
-        let mut edges = self.edges(0);
-        edges.extend(other.edges(0));
-        let id = self.env.add_node(
-            name,
-            edges,
             Arc::new(OneInputNode::<T, U, F>::new(factory)),
             Some(stream_type::<U>()),
         );
@@ -193,6 +230,10 @@ impl<T: Data> DataStream<T> {
     /// Merge with other streams of the same type (Flink's `union`).
     pub fn union(mut self, others: impl IntoIterator<Item = DataStream<T>>) -> DataStream<T> {
         for o in others {
+            if o.two_input.is_some() || self.two_input.is_some() {
+                self.env
+                    .error("union() of the inputs of a two-input operator is not supported".into());
+            }
             self.inputs.extend(o.inputs);
         }
         self
@@ -367,12 +408,7 @@ impl<T: Data> DataStream<T> {
 
     /// Write to a sink.
     pub fn sink_to<S: Sink<T>>(self, sink: S, name: &str) -> DataStreamSink {
-        let id = self.env.add_node(
-            name,
-            self.edges(0),
-            Arc::new(SinkNode::<T, S>::new(sink)),
-            None,
-        );
+        let id = self.add_consumer(name, Arc::new(SinkNode::<T, S>::new(sink)), None);
         DataStreamSink {
             env: self.env,
             node: id,

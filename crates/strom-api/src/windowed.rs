@@ -46,9 +46,8 @@ impl<T: Data> DataStream<T> {
             ));
             Ok(link)
         };
-        let id = self.env.add_node(
+        let id = self.add_consumer(
             "Timestamps/Watermarks",
-            self.edges(0),
             Arc::new(LinkNode::<T, T, _>::new(factory)),
             Some(stream_type::<T>()),
         );

@@ -107,18 +107,20 @@ pub trait InputChannel<H: ?Sized>: Send {
     ) -> Result<ChannelEvent>;
 }
 
-/// The consumer end of a channel into a one-input chain head.
-pub type OneInput<T> = Box<dyn InputChannel<Box<dyn Downstream<T>>>>;
-
 /// A bounded channel of `capacity` messages in `mode`.
 pub fn channel<T: Data>(
     capacity: usize,
     mode: ChannelMode,
-) -> (Box<dyn OutputChannel<T>>, OneInput<T>) {
+) -> (Box<dyn OutputChannel<T>>, ChannelReceiver<T>) {
     match mode {
         ChannelMode::InMemory => {
             let (tx, rx) = crossbeam_channel::bounded::<Message<T>>(capacity);
-            (Box::new(MemoryOutput(tx)), Box::new(MemoryInput(rx)))
+            (
+                Box::new(MemoryOutput(tx)),
+                ChannelReceiver {
+                    kind: ReceiverKind::Memory(rx),
+                },
+            )
         }
         ChannelMode::Serialized => {
             let (tx, rx) = crossbeam_channel::bounded::<Vec<u8>>(capacity);
@@ -128,10 +130,9 @@ pub fn channel<T: Data>(
                     last_len: 0,
                     _t: PhantomData,
                 }),
-                Box::new(SerializedInput {
-                    rx,
-                    _t: PhantomData,
-                }),
+                ChannelReceiver {
+                    kind: ReceiverKind::Serialized(rx),
+                },
             )
         }
     }
@@ -156,8 +157,6 @@ impl<T: Send> OutputChannel<T> for MemoryOutput<T> {
         send_blocking(&self.0, msg, cancel)
     }
 }
-
-struct MemoryInput<T>(Receiver<Message<T>>);
 
 /// Deliver one message: records into `push`, watermarks carried inside a batch into
 /// `watermark` (in order with the records); other messages become an event.
@@ -209,35 +208,6 @@ fn deliver_to<T>(
     })
 }
 
-impl<T: Send> InputChannel<Box<dyn Downstream<T>>> for MemoryInput<T> {
-    fn try_receive(
-        &self,
-        head: &mut Box<dyn Downstream<T>>,
-        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
-    ) -> Option<Result<ChannelEvent>> {
-        match self.0.try_recv() {
-            Ok(msg) => Some(deliver_to(msg, head, watermark)),
-            Err(TryRecvError::Empty) => None,
-            // The producer went away without ending its input: it failed or was cancelled.
-            Err(TryRecvError::Disconnected) => Some(Err(StromError::Cancelled)),
-        }
-    }
-    fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize {
-        sel.recv(&self.0)
-    }
-    fn complete(
-        &self,
-        oper: SelectedOperation<'_>,
-        head: &mut Box<dyn Downstream<T>>,
-        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
-    ) -> Result<ChannelEvent> {
-        match oper.recv(&self.0) {
-            Ok(msg) => deliver_to(msg, head, watermark),
-            Err(_) => Err(StromError::Cancelled),
-        }
-    }
-}
-
 /// Serialized: one frame of bytes per message.
 struct SerializedOutput<T> {
     tx: Sender<Vec<u8>>,
@@ -255,36 +225,68 @@ impl<T: Data> OutputChannel<T> for SerializedOutput<T> {
     }
 }
 
-struct SerializedInput<T> {
-    rx: Receiver<Vec<u8>>,
-    _t: PhantomData<fn() -> T>,
+/// The consumer's end of a channel of `T`, in either mode. It is an [`InputChannel`] into
+/// a head of `T`; [`TaggedInput`] feeds it into a head of another type (the second input
+/// of a two-input operator).
+pub struct ChannelReceiver<T> {
+    kind: ReceiverKind<T>,
 }
 
-impl<T: Data> SerializedInput<T> {
-    fn decode_and_deliver(
-        bytes: &[u8],
-        head: &mut Box<dyn Downstream<T>>,
-        watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
-    ) -> Result<ChannelEvent> {
-        let msg = frame::decode::<T>(bytes)?;
-        deliver_to(msg, head, watermark)
+enum ReceiverKind<T> {
+    Memory(Receiver<Message<T>>),
+    Serialized(Receiver<Vec<u8>>),
+}
+
+impl<T: Data> ChannelReceiver<T> {
+    /// The next message, if one is waiting.
+    pub fn try_message(&self) -> Option<Result<Message<T>>> {
+        let disconnected = || Some(Err(StromError::Cancelled));
+        match &self.kind {
+            ReceiverKind::Memory(rx) => match rx.try_recv() {
+                Ok(m) => Some(Ok(m)),
+                Err(TryRecvError::Empty) => None,
+                // The producer went away without ending its input: failed or cancelled.
+                Err(TryRecvError::Disconnected) => disconnected(),
+            },
+            ReceiverKind::Serialized(rx) => match rx.try_recv() {
+                Ok(bytes) => Some(frame::decode(&bytes)),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => disconnected(),
+            },
+        }
+    }
+
+    /// Add the channel to a blocking select.
+    pub fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize {
+        match &self.kind {
+            ReceiverKind::Memory(rx) => sel.recv(rx),
+            ReceiverKind::Serialized(rx) => sel.recv(rx),
+        }
+    }
+
+    /// The message of a select that chose this channel.
+    pub fn complete_message(&self, oper: SelectedOperation<'_>) -> Result<Message<T>> {
+        match &self.kind {
+            ReceiverKind::Memory(rx) => oper.recv(rx).map_err(|_| StromError::Cancelled),
+            ReceiverKind::Serialized(rx) => {
+                let bytes = oper.recv(rx).map_err(|_| StromError::Cancelled)?;
+                frame::decode(&bytes)
+            }
+        }
     }
 }
 
-impl<T: Data> InputChannel<Box<dyn Downstream<T>>> for SerializedInput<T> {
+impl<T: Data> InputChannel<Box<dyn Downstream<T>>> for ChannelReceiver<T> {
     fn try_receive(
         &self,
         head: &mut Box<dyn Downstream<T>>,
         watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
     ) -> Option<Result<ChannelEvent>> {
-        match self.rx.try_recv() {
-            Ok(bytes) => Some(Self::decode_and_deliver(&bytes, head, watermark)),
-            Err(TryRecvError::Empty) => None,
-            Err(TryRecvError::Disconnected) => Some(Err(StromError::Cancelled)),
-        }
+        self.try_message()
+            .map(|m| m.and_then(|m| deliver_to(m, head, watermark)))
     }
     fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize {
-        sel.recv(&self.rx)
+        ChannelReceiver::register(self, sel)
     }
     fn complete(
         &self,
@@ -292,9 +294,73 @@ impl<T: Data> InputChannel<Box<dyn Downstream<T>>> for SerializedInput<T> {
         head: &mut Box<dyn Downstream<T>>,
         watermark: WatermarkSink<'_, Box<dyn Downstream<T>>>,
     ) -> Result<ChannelEvent> {
-        match oper.recv(&self.rx) {
-            Ok(bytes) => Self::decode_and_deliver(&bytes, head, watermark),
-            Err(_) => Err(StromError::Cancelled),
+        deliver_to(self.complete_message(oper)?, head, watermark)
+    }
+}
+
+/// A channel of `T` feeding a head of `U`: every record is converted by `tag` (for the
+/// inputs of a two-input operator, `Either::Left` or `Either::Right`), batch by batch into
+/// a reused buffer.
+pub struct TaggedInput<T, U> {
+    rx: ChannelReceiver<T>,
+    tag: fn(T) -> U,
+    scratch: RefCell<Vec<Record<U>>>,
+}
+
+impl<T, U> TaggedInput<T, U> {
+    /// Convert what `rx` delivers with `tag`.
+    pub fn new(rx: ChannelReceiver<T>, tag: fn(T) -> U) -> Self {
+        TaggedInput {
+            rx,
+            tag,
+            scratch: RefCell::new(Vec::new()),
         }
+    }
+
+    fn deliver(
+        &self,
+        msg: Message<T>,
+        head: &mut Box<dyn Downstream<U>>,
+        watermark: WatermarkSink<'_, Box<dyn Downstream<U>>>,
+    ) -> Result<ChannelEvent> {
+        let head = RefCell::new(head);
+        let tag = self.tag;
+        deliver(
+            msg,
+            |batch| {
+                let mut scratch = self.scratch.borrow_mut();
+                scratch.clear();
+                scratch.extend(batch.drain(..).map(|r| Record {
+                    value: tag(r.value),
+                    timestamp: r.timestamp,
+                }));
+                head.borrow_mut().push(&mut scratch)
+            },
+            &mut |w| watermark(&mut head.borrow_mut(), w),
+        )
+    }
+}
+
+impl<T: Data, U: Send> InputChannel<Box<dyn Downstream<U>>> for TaggedInput<T, U> {
+    fn try_receive(
+        &self,
+        head: &mut Box<dyn Downstream<U>>,
+        watermark: WatermarkSink<'_, Box<dyn Downstream<U>>>,
+    ) -> Option<Result<ChannelEvent>> {
+        self.rx
+            .try_message()
+            .map(|m| m.and_then(|m| self.deliver(m, head, watermark)))
+    }
+    fn register<'a>(&'a self, sel: &mut Select<'a>) -> usize {
+        self.rx.register(sel)
+    }
+    fn complete(
+        &self,
+        oper: SelectedOperation<'_>,
+        head: &mut Box<dyn Downstream<U>>,
+        watermark: WatermarkSink<'_, Box<dyn Downstream<U>>>,
+    ) -> Result<ChannelEvent> {
+        let msg = self.rx.complete_message(oper)?;
+        self.deliver(msg, head, watermark)
     }
 }

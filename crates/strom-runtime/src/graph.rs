@@ -7,7 +7,7 @@
 //! for that record type). Values cross this boundary as `Box<dyn Any + Send>` and are
 //! downcast right back by code that knows the type; a mismatch is an internal error.
 
-use crate::channel::{ChannelMode, OneInput, OutputChannel};
+use crate::channel::{ChannelMode, ChannelReceiver, OutputChannel};
 use crate::downstream::{Discard, Downstream, FanOut, Outputs, SideChannel, SideDrain};
 use crate::metrics::OperatorMetrics;
 use crate::partition::{FixedSelector, Partitioning, RoundRobinSelector, Selection};
@@ -50,6 +50,8 @@ pub enum NodeArity {
     Source,
     /// One logical input (possibly several edges: a union).
     OneInput,
+    /// Two inputs of possibly different types (edges with input 0 and 1).
+    TwoInput,
 }
 
 /// A side output a node declares.
@@ -91,9 +93,6 @@ pub struct NodeSpec {
     pub disable_chaining: bool,
     /// For sources: emit at most this many records per second in total.
     pub rate_limit: Option<f64>,
-    /// Run at the parallelism of this (consumer) node instead of one's own: for helper
-    /// operators that feed one operator forward (the taggers of a two-input operator).
-    pub parallelism_of: Option<NodeId>,
 }
 
 /// A whole job.
@@ -182,7 +181,7 @@ pub trait NodeBuilder: Send + Sync {
     fn build(&self, ctx: &BuildContext, outputs: ErasedOutputs) -> Result<Box<dyn Any + Send>>;
 
     /// Make the task of a chain headed by this node: `head` is what `build` returned and
-    /// `receivers` are `(input index, channel::OneInput<In>)` pairs, erased.
+    /// `receivers` are `(input index, channel::ChannelReceiver<_>)` pairs, erased.
     fn build_task(
         &self,
         head: Box<dyn Any + Send>,
@@ -195,7 +194,7 @@ pub trait NodeBuilder: Send + Sync {
 pub trait StreamType: Send + Sync {
     /// The Rust type name, for error messages.
     fn type_name(&self) -> &'static str;
-    /// A bounded channel in `mode`: `(Box<dyn OutputChannel<T>>, channel::OneInput<T>)`.
+    /// A bounded channel in `mode`: `(Box<dyn OutputChannel<T>>, ChannelReceiver<T>)`.
     fn channel(
         &self,
         capacity: usize,
@@ -305,13 +304,14 @@ impl<T: Data> StreamType for TypeOf<T> {
     }
 }
 
-/// Receivers of a one-input task, recovered from their erased form.
+/// Receivers of a task's input channels with their input index, recovered from their
+/// erased form.
 pub fn typed_receivers<T: 'static>(
     receivers: Vec<(usize, Box<dyn Any + Send>)>,
-) -> Result<Vec<OneInput<T>>> {
+) -> Result<Vec<(usize, ChannelReceiver<T>)>> {
     receivers
         .into_iter()
-        .map(|(_, r)| downcast::<OneInput<T>>(r, "channel receiver"))
+        .map(|(i, r)| downcast::<ChannelReceiver<T>>(r, "channel receiver").map(|r| (i, r)))
         .collect()
 }
 

@@ -1,6 +1,7 @@
 //! The generic [`NodeBuilder`]s: sources, one-input operators and sinks. The API wraps
 //! every typed operator in one of these.
 
+use crate::channel::{ChannelReceiver, InputChannel, TaggedInput};
 use crate::checkpoint::messages::{OperatorAck, TaskCheckpointing};
 use crate::downstream::{Downstream, Outputs};
 use crate::graph::{
@@ -15,24 +16,101 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 use strom_core::checkpoint::StateSnapshot;
 use strom_core::{
-    Result, Sink, SinkContext, SinkWriter, Source, SourceContext, SourceReader, StromError,
-    TaskInfo,
+    Data, Either, Result, Sink, SinkContext, SinkWriter, Source, SourceContext, SourceReader,
+    StromError, TaskInfo,
 };
 use strom_types::{CheckpointBarrier, CheckpointId, Record, Watermark, WatermarkStatus};
 
 /// Make the task of a one-input chain whose head takes records of type `In`.
-pub fn one_input_task<In: Send + 'static>(
+pub fn one_input_task<In: Data>(
     head: Box<dyn Any + Send>,
     receivers: Vec<(usize, Box<dyn Any + Send>)>,
     env: TaskEnv,
 ) -> Result<Box<dyn TaskRunner>> {
     let head = downcast::<Box<dyn Downstream<In>>>(head, "chain head")?;
-    let channels = typed_receivers::<In>(receivers)?;
+    let mut channels: Vec<Box<dyn InputChannel<Box<dyn Downstream<In>>>>> = Vec::new();
+    let mut inputs = Vec::new();
+    for (input, rx) in typed_receivers::<In>(receivers)? {
+        channels.push(Box::new(rx));
+        inputs.push(input);
+    }
     Ok(Box::new(InputTask {
         channels,
+        inputs,
         head,
         env,
     }))
+}
+
+/// A two-input operator (Flink's `TwoInputStreamTask`): the operator built by `inner`
+/// reads `Either<L, R>`; this node's task reads input 0 from channels of `L` and input 1
+/// from channels of `R`, tags each batch with its side as it is handed to the head, keeps
+/// a watermark per input (the operator's is the minimum of the two) and aligns barriers
+/// across the channels of both.
+pub struct TwoInputNode<L, R> {
+    inner: Arc<dyn NodeBuilder>,
+    _types: PhantomData<fn(L, R)>,
+}
+
+impl<L, R> TwoInputNode<L, R> {
+    /// Two inputs for the one-input node `inner` over `Either<L, R>`.
+    pub fn new(inner: Arc<dyn NodeBuilder>) -> Self {
+        TwoInputNode {
+            inner,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<L: Data, R: Data> NodeBuilder for TwoInputNode<L, R> {
+    fn arity(&self) -> NodeArity {
+        NodeArity::TwoInput
+    }
+
+    fn prepare(&self, parallelism: usize) -> Result<()> {
+        self.inner.prepare(parallelism)
+    }
+
+    fn build(&self, ctx: &BuildContext, outputs: ErasedOutputs) -> Result<Box<dyn Any + Send>> {
+        self.inner.build(ctx, outputs)
+    }
+
+    fn build_task(
+        &self,
+        head: Box<dyn Any + Send>,
+        receivers: Vec<(usize, Box<dyn Any + Send>)>,
+        env: TaskEnv,
+    ) -> Result<Box<dyn TaskRunner>> {
+        let head = downcast::<Box<dyn Downstream<Either<L, R>>>>(head, "two-input head")?;
+        let mut channels: Vec<Box<dyn InputChannel<Box<dyn Downstream<Either<L, R>>>>>> =
+            Vec::with_capacity(receivers.len());
+        let mut inputs = Vec::with_capacity(receivers.len());
+        for (input, rx) in receivers {
+            let channel: Box<dyn InputChannel<Box<dyn Downstream<Either<L, R>>>>> = match input {
+                0 => Box::new(TaggedInput::new(
+                    downcast::<ChannelReceiver<L>>(rx, "first input channel")?,
+                    Either::Left,
+                )),
+                1 => Box::new(TaggedInput::new(
+                    downcast::<ChannelReceiver<R>>(rx, "second input channel")?,
+                    Either::Right,
+                )),
+                i => {
+                    return Err(StromError::Internal(format!(
+                        "a two-input operator has no input {i}"
+                    )));
+                }
+            };
+            channels.push(channel);
+            inputs.push(input);
+        }
+        Ok(Box::new(InputTask {
+            channels,
+            inputs,
+            head,
+            env,
+        }))
+    }
 }
 
 /// A one-input operator node; `factory` creates each subtask's operator.
@@ -53,7 +131,7 @@ impl<In, Out, F> OneInputNode<In, Out, F> {
 
 impl<In, Out, Op, F> NodeBuilder for OneInputNode<In, Out, F>
 where
-    In: Send + 'static,
+    In: Data,
     Out: Send + 'static,
     Op: OneInputOperator<In, Out> + 'static,
     F: Fn(&TaskInfo) -> Result<Op> + Send + Sync,
@@ -112,7 +190,7 @@ impl<In, Out, F> LinkNode<In, Out, F> {
 
 impl<In, Out, F> NodeBuilder for LinkNode<In, Out, F>
 where
-    In: Send + 'static,
+    In: Data,
     Out: Send + 'static,
     F: Fn(&BuildContext, Outputs<Out>) -> Result<Box<dyn Downstream<In>>> + Send + Sync,
 {
@@ -222,7 +300,7 @@ impl<T: Send + 'static, W: SinkWriter<T>> Downstream<T> for SinkLink<W> {
 
 impl<T, S> NodeBuilder for SinkNode<T, S>
 where
-    T: Send + 'static,
+    T: Data,
     S: Sink<T>,
 {
     fn arity(&self) -> NodeArity {

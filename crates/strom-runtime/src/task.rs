@@ -8,7 +8,7 @@
 
 use crate::checkpoint::messages::{TaskCheckpointing, TaskControl};
 use crate::downstream::Downstream;
-use crate::valve::WatermarkValve;
+use crate::valve::InputValves;
 use crossbeam_channel::{Receiver, Select};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -148,6 +148,9 @@ pub use crate::channel::{ChannelEvent, InputChannel, WatermarkSink, deliver};
 pub struct InputTask<H> {
     /// The input channels, in input-edge order.
     pub channels: Vec<Box<dyn InputChannel<H>>>,
+    /// The logical input (0, or 1 for the second input of a two-input operator) of each
+    /// channel: watermarks are combined per input, then over the inputs.
+    pub inputs: Vec<usize>,
     /// The chain.
     pub head: H,
     /// Job-wide task environment.
@@ -158,10 +161,11 @@ impl<H: TaskHead + 'static> TaskRunner for InputTask<H> {
     fn run(self: Box<Self>) -> Result<()> {
         let InputTask {
             channels,
+            inputs,
             mut head,
             env,
         } = *self;
-        let result = run_input_loop(&channels, &mut head, &env);
+        let result = run_input_loop(&channels, &inputs, &mut head, &env);
         if matches!(result, Err(StromError::Cancelled)) {
             // Best effort: hand what was produced to sinks before stopping.
             let _ = head.flush();
@@ -312,11 +316,18 @@ pub(crate) fn await_final_checkpoint<H: TaskHead + ?Sized>(
 
 fn run_input_loop<H: TaskHead>(
     channels: &[Box<dyn InputChannel<H>>],
+    inputs: &[usize],
     head: &mut H,
     env: &TaskEnv,
 ) -> Result<()> {
     let n = channels.len();
-    let mut valve = WatermarkValve::new(n);
+    if inputs.len() != n {
+        return Err(StromError::Internal(format!(
+            "{n} input channels but {} input indices",
+            inputs.len()
+        )));
+    }
+    let mut valve = InputValves::new(inputs);
     let mut ended = vec![false; n];
     let mut open = n;
     let mut next = 0usize;

@@ -111,7 +111,7 @@ pub struct TopologyNode {
     pub uid: String,
     /// Whether the user set the uid.
     pub uid_set: bool,
-    /// Source or one input.
+    /// Source, one input or two inputs.
     pub arity: NodeArity,
     /// Parallelism, resolved against the job's default.
     pub parallelism: usize,
@@ -187,19 +187,11 @@ impl Topology {
         {
             return Err(StromError::InvalidJob("the job has no source".into()));
         }
-        let mut parallelism: Vec<usize> = graph
+        let parallelism: Vec<usize> = graph
             .nodes
             .iter()
             .map(|n| n.parallelism.unwrap_or(defaults.parallelism))
             .collect();
-        // Helpers that follow their consumer's parallelism (consumers come later).
-        for id in (0..n).rev() {
-            if let Some(of) = graph.nodes[id].parallelism_of
-                && let Some(&p) = parallelism.get(of)
-            {
-                parallelism[id] = p;
-            }
-        }
         let mut nodes = Vec::with_capacity(n);
         for (id, node) in graph.nodes.iter().enumerate() {
             let mut inputs = Vec::with_capacity(node.inputs.len());
