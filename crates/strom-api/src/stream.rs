@@ -46,7 +46,11 @@ pub struct DataStream<T> {
 #[derive(Clone)]
 pub(crate) struct TwoInputs {
     edges: Vec<EdgeSpec>,
-    wrap: Arc<dyn Fn(Arc<dyn NodeBuilder>) -> Arc<dyn NodeBuilder> + Send + Sync>,
+    wrap: fn(Arc<dyn NodeBuilder>) -> Arc<dyn NodeBuilder>,
+}
+
+fn two_input_node<L: Data, R: Data>(inner: Arc<dyn NodeBuilder>) -> Arc<dyn NodeBuilder> {
+    Arc::new(TwoInputNode::<L, R>::new(inner))
 }
 
 /// `left` and `right`, each with its own partitioning (keyed, broadcast, forward, …), as
@@ -72,7 +76,7 @@ pub(crate) fn two_inputs<L: Data, R: Data>(
         partitioning: Partitioning::Default,
         two_input: Some(TwoInputs {
             edges,
-            wrap: Arc::new(|inner| Arc::new(TwoInputNode::<L, R>::new(inner))),
+            wrap: two_input_node::<L, R>,
         }),
         _type: PhantomData,
     }

@@ -1,7 +1,7 @@
 //! The generic [`NodeBuilder`]s: sources, one-input operators and sinks. The API wraps
 //! every typed operator in one of these.
 
-use crate::channel::{ChannelReceiver, InputChannel, TaggedInput};
+use crate::channel::{ChannelReceiver, InputChannel, InputChannels, TaggedInput};
 use crate::checkpoint::messages::{OperatorAck, TaskCheckpointing};
 use crate::downstream::{Downstream, Outputs};
 use crate::graph::{
@@ -28,7 +28,7 @@ pub fn one_input_task<In: Data>(
     env: TaskEnv,
 ) -> Result<Box<dyn TaskRunner>> {
     let head = downcast::<Box<dyn Downstream<In>>>(head, "chain head")?;
-    let mut channels: Vec<Box<dyn InputChannel<Box<dyn Downstream<In>>>>> = Vec::new();
+    let mut channels: InputChannels<In> = Vec::new();
     let mut inputs = Vec::new();
     for (input, rx) in typed_receivers::<In>(receivers)? {
         channels.push(Box::new(rx));
@@ -82,8 +82,7 @@ impl<L: Data, R: Data> NodeBuilder for TwoInputNode<L, R> {
         env: TaskEnv,
     ) -> Result<Box<dyn TaskRunner>> {
         let head = downcast::<Box<dyn Downstream<Either<L, R>>>>(head, "two-input head")?;
-        let mut channels: Vec<Box<dyn InputChannel<Box<dyn Downstream<Either<L, R>>>>>> =
-            Vec::with_capacity(receivers.len());
+        let mut channels: InputChannels<Either<L, R>> = Vec::with_capacity(receivers.len());
         let mut inputs = Vec::with_capacity(receivers.len());
         for (input, rx) in receivers {
             let channel: Box<dyn InputChannel<Box<dyn Downstream<Either<L, R>>>>> = match input {

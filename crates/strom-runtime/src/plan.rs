@@ -255,12 +255,12 @@ impl PhysicalPlan {
         };
         let mut subtasks = Vec::new();
         for t in &tasks {
-            for index in 0..t.parallelism {
+            for (index, &worker) in worker_of_slot.iter().enumerate().take(t.parallelism) {
                 subtasks.push(PlanSubtask {
                     task: t.id,
                     index,
                     slot: index,
-                    worker: worker_of_slot[index],
+                    worker,
                     key_groups: t.keyed.then(|| {
                         KeyGroupRange::for_operator(t.max_parallelism, t.parallelism, index)
                     }),

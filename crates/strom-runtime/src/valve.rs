@@ -288,7 +288,11 @@ mod tests {
         let mut v = InputValves::new(&[0, 0, 1]);
         assert_eq!(v.input_of(2), 1);
         assert_eq!(v.on_watermark(0, wm(10)).watermark, None);
-        assert_eq!(v.on_watermark(2, wm(50)).watermark, None, "input 0 is at MIN");
+        assert_eq!(
+            v.on_watermark(2, wm(50)).watermark,
+            None,
+            "input 0 is at MIN"
+        );
         assert_eq!(v.on_watermark(1, wm(20)).watermark, Some(wm(10)));
         assert_eq!(v.input_watermark(0), wm(10));
         assert_eq!(v.input_watermark(1), wm(50));
@@ -301,8 +305,15 @@ mod tests {
         let mut v = InputValves::new(&[0, 1]);
         v.on_watermark(0, wm(5));
         let o = v.on_status(1, WatermarkStatus::Idle);
-        assert_eq!(o.watermark, Some(wm(5)), "input 1 idle: input 0 alone counts");
-        assert_eq!(o.status, None, "the operator is not idle while input 0 is active");
+        assert_eq!(
+            o.watermark,
+            Some(wm(5)),
+            "input 1 idle: input 0 alone counts"
+        );
+        assert_eq!(
+            o.status, None,
+            "the operator is not idle while input 0 is active"
+        );
         assert_eq!(v.on_watermark(0, wm(9)).watermark, Some(wm(9)));
         let o = v.on_status(0, WatermarkStatus::Idle);
         assert_eq!(o.status, Some(WatermarkStatus::Idle));
