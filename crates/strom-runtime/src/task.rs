@@ -2,7 +2,7 @@
 //!
 //! An input task reads its channels (all input edges of the chain's head operator, of one
 //! input or of two), merges watermarks per input and over the inputs
-//! ([`InputValves`](crate::valve::InputValves)), pushes batches into the chain, flushes
+//! ([`InputValves`]), pushes batches into the chain, flushes
 //! its writers every buffer timeout and fires processing-time callbacks. Reading prefers
 //! whatever channel has data (round robin, without blocking); only when all are empty does
 //! it block, on all channels, the cancel signal and the next deadline at once.
