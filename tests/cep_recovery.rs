@@ -295,33 +295,58 @@ fn pattern() -> Pattern<Ev> {
         .within(Duration::from_millis(WITHIN_MS.unsigned_abs()))
 }
 
-/// Fails the job at each record index of `fail_at` once, and notes the first index the
-/// source emits after each failure (where the restored source resumed).
+/// Fails the job once at (or, until a checkpoint has completed in `checkpoints`, after)
+/// each record index of `fail_at`, and notes where each failure happened and the first
+/// index the source emitted after it (where the restored source resumed). Waiting for a
+/// completed checkpoint keeps the test meaningful on a loaded machine, where the first
+/// checkpoint may complete later than the planned failure.
 #[derive(Clone, Default)]
 struct Injector {
     fail_at: Arc<Vec<u64>>,
-    /// Per failure so far: the smallest index seen after it.
-    resumed: Arc<Mutex<Vec<u64>>>,
+    checkpoints: Option<Arc<std::path::PathBuf>>,
+    /// Per failure so far: (the index it failed at, the smallest index seen after it).
+    failures: Arc<Mutex<Vec<(u64, u64)>>>,
 }
 
 impl Injector {
-    fn new(fail_at: Vec<u64>) -> Self {
+    fn new(fail_at: Vec<u64>, checkpoints: &Path) -> Self {
         Injector {
             fail_at: Arc::new(fail_at),
-            resumed: Arc::default(),
+            checkpoints: Some(Arc::new(checkpoints.to_path_buf())),
+            failures: Arc::default(),
         }
     }
     fn check(&self, i: u64) -> Result<(), BoxError> {
-        let mut resumed = self.resumed.lock().unwrap();
-        if let Some(r) = resumed.last_mut() {
+        let mut failures = self.failures.lock().unwrap();
+        if let Some((_, r)) = failures.last_mut() {
             *r = (*r).min(i);
         }
-        if self.fail_at.get(resumed.len()) == Some(&i) {
-            resumed.push(u64::MAX);
+        if let Some(&at) = self.fail_at.get(failures.len())
+            && i >= at
+            && self
+                .checkpoints
+                .as_deref()
+                .is_some_and(|d| has_checkpoint(d))
+        {
+            failures.push((i, u64::MAX));
             return Err(format!("injected failure at record {i}").into());
         }
         Ok(())
     }
+    /// (failed at, resumed at) of every failure.
+    fn failures(&self) -> Vec<(u64, u64)> {
+        self.failures.lock().unwrap().clone()
+    }
+}
+
+/// Whether `dir` holds a completed checkpoint.
+fn has_checkpoint(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with("chk-")
+                && e.path().join("_metadata").exists()
+        })
+    })
 }
 
 struct Outcome {
@@ -451,7 +476,7 @@ fn keyed_cep_job_restarted_from_checkpoints_mid_pattern_gives_the_same_matches_a
     let (mut restored_matches, mut restored_timeouts) = (0, 0);
     for fail_at in [vec![2_600, 5_900], vec![4_100]] {
         let dir = tempfile::tempdir().unwrap();
-        let injector = Injector::new(fail_at.clone());
+        let injector = Injector::new(fail_at.clone(), dir.path());
         let got = cep_job(&injector, Some(dir.path()));
         assert_eq!(
             got.result.restarts as usize,
@@ -475,9 +500,9 @@ fn keyed_cep_job_restarted_from_checkpoints_mid_pattern_gives_the_same_matches_a
         // was taken (so the NFA had taken it), a later one came after the restore (or, for
         // a timeout, the window ended above that watermark). How many there are depends on
         // where the checkpoint fell, so they are counted over all restarts.
-        let resumed = injector.resumed.lock().unwrap().clone();
-        assert_eq!(resumed.len(), fail_at.len());
-        for (&f, &r) in fail_at.iter().zip(&resumed) {
+        let failures = injector.failures();
+        assert_eq!(failures.len(), fail_at.len());
+        for &(f, r) in &failures {
             assert!(
                 r > 0 && r <= f,
                 "failing at {f}: resumed at {r}, not from a checkpoint"
