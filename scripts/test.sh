@@ -19,6 +19,8 @@
 #      `default` otherwise (NEXTEST_PROFILE overrides; profiles are in .config/nextest.toml,
 #      with slow-timeouts so that no test can hang). cargo-nextest must be installed:
 #      `cargo install cargo-nextest --locked`.
+#   2b. On a full run (no args), the variants: the window, join, two-input, CEP and golden
+#      tests again with STROM_CHANNELS=serialized, and `-p strom --no-default-features`.
 #   3. The doctests, `cargo test --workspace --doc` (nextest does not run doctests). With
 #      args, only those that select packages (-p/--package X) are passed on; any other arg
 #      (a test filter, a nextest option) skips the doctests, since they are not a subset
@@ -181,6 +183,24 @@ fi
 status=0
 log "cargo nextest run ${workspace[*]:+${workspace[*]} }--profile ${profile} $*"
 cargo nextest run ${workspace[@]+"${workspace[@]}"} --profile "${profile}" "$@" || status=$?
+
+# ---------------------------------------------------------------------------------------
+# 2b. Variants, on a full run only (no args): the tests of windows, joins, two-input
+#     operators, CEP and the golden files with every channel serialized (what crosses a
+#     task boundary is encoded and decoded, as over a network), and the façade built with
+#     no default features (the core alone).
+if [[ $# -eq 0 ]]; then
+    log "STROM_CHANNELS=serialized: windows, joins, two-input operators, CEP, golden files"
+    STROM_CHANNELS=serialized cargo nextest run --profile "${profile}" \
+        -p strom-cli --test golden --test windows --test window_properties --test joins \
+        --test connected --test broadcast_state --test cep_properties --test cep_scenarios \
+        --test checkpointing --test channels \
+        || status=$?
+    STROM_CHANNELS=serialized cargo nextest run --profile "${profile}" \
+        -p strom-window -p strom-cep -p strom-nexmark || status=$?
+    log "the façade with --no-default-features"
+    cargo nextest run --profile "${profile}" -p strom --no-default-features || status=$?
+fi
 
 # ---------------------------------------------------------------------------------------
 # 3. The doctests (also after a nextest failure, so that one run reports everything).

@@ -187,8 +187,11 @@ impl StreamEnv {
     }
 
     /// Where keyed state lives: on the heap (default) or on disk, for state larger than
-    /// memory. Jobs need no other change. The disk backend needs cargo feature `disk`
-    /// (default); without it `execute` fails before the job runs, saying so.
+    /// memory. The backend holds the keyed state of process functions (value, list, map,
+    /// reducing and aggregating state) and of CEP; window contents, the
+    /// interval join's buffers and rolling aggregations are still kept on the heap whatever
+    /// the backend. The disk backend needs cargo feature `disk` (default); without it
+    /// `execute` fails before the job runs, saying so.
     pub fn with_state_backend(self, backend: StateBackendConfig) -> Self {
         self.lock().config.state_backend = backend;
         self
