@@ -18,8 +18,8 @@
 //! never panics on malformed input: it fails with [`StromError::Internal`] naming what
 //! was wrong, so a corrupt frame fails the job rather than the process.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use strom_core::{Result, StromError};
 use strom_types::{CheckpointBarrier, CheckpointKind, Message, Record, Watermark, WatermarkStatus};
 
@@ -88,9 +88,11 @@ fn put_len(out: &mut Vec<u8>, n: usize) -> Result<()> {
 
 fn records_into<T: Serialize>(records: &[Record<T>], out: &mut Vec<u8>) -> Result<()> {
     put_len(out, records.len())?;
+    // One serializer for the batch; timestamps go between the values through its writer.
+    let mut ser = rmp_serde::Serializer::new(out);
     for r in records {
-        out.extend_from_slice(&r.timestamp.to_le_bytes());
-        rmp_serde::encode::write(out, &r.value).map_err(|e| {
+        ser.get_mut().extend_from_slice(&r.timestamp.to_le_bytes());
+        r.value.serialize(&mut ser).map_err(|e| {
             StromError::Internal(format!("cannot encode a record for a channel: {e}"))
         })?;
     }
@@ -201,10 +203,18 @@ impl Reader<'_> {
         // A record is at least its timestamp and one byte of MessagePack.
         let n = self.count(9)?;
         let mut records = Vec::with_capacity(n);
-        for _ in 0..n {
-            let timestamp = self.i64()?;
-            let value = rmp_serde::decode::from_read(&mut self.bytes)
-                .map_err(|e| bad(format!("record {} of {n}: {e}", records.len())))?;
+        // One deserializer for the batch (no allocation per record); it reads exactly what
+        // each value needs, so the timestamps between the values are read through it.
+        let mut de = rmp_serde::Deserializer::new(&mut self.bytes);
+        for k in 0..n {
+            let rest: &mut &[u8] = de.get_mut();
+            let Some((ts, tail)) = rest.split_first_chunk::<8>() else {
+                return Err(bad(format!("record {k} of {n}: timestamp cut off")));
+            };
+            let timestamp = i64::from_le_bytes(*ts);
+            *rest = tail;
+            let value =
+                T::deserialize(&mut de).map_err(|e| bad(format!("record {k} of {n}: {e}")))?;
             records.push(Record { value, timestamp });
         }
         Ok(records)

@@ -324,12 +324,12 @@ impl PhysicalPlan {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "job fingerprint {} · {} tasks · {} subtasks · {} channels · {} slots",
+            "job fingerprint {} · {} · {} · {} · {}",
             self.fingerprint,
-            self.tasks.len(),
-            self.subtasks.len(),
-            self.channels.len(),
-            self.slots
+            count(self.tasks.len(), "task"),
+            count(self.subtasks.len(), "subtask"),
+            count(self.channels.len(), "channel"),
+            count(self.slots, "slot")
         );
         for t in &self.tasks {
             let _ = writeln!(
@@ -363,7 +363,7 @@ impl PhysicalPlan {
                 let n = self.channels.iter().filter(|c| c.edge == ei).count();
                 let _ = writeln!(
                     s,
-                    "  input {}: {} from task {} ({}{}), {} channels",
+                    "  input {}: {} from task {} ({}{}), {}",
                     e.input,
                     e.strategy.flink_name(),
                     self.task_of[e.from] + 1,
@@ -373,7 +373,7 @@ impl PhysicalPlan {
                         OutputSlot::Side(tag) =>
                             format!(", side output {}", side_name(self, e.from, tag)),
                     },
-                    n
+                    count(n, "channel")
                 );
             }
             let groups: Vec<String> = self
@@ -455,6 +455,14 @@ impl PhysicalPlan {
             "nodes": json_nodes,
             "tasks": tasks,
         })
+    }
+}
+
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 
