@@ -18,8 +18,8 @@
 //! never panics on malformed input: it fails with [`StromError::Internal`] naming what
 //! was wrong, so a corrupt frame fails the job rather than the process.
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use strom_core::{Result, StromError};
 use strom_types::{CheckpointBarrier, CheckpointKind, Message, Record, Watermark, WatermarkStatus};
 
