@@ -389,3 +389,53 @@ fn state_dir_needs_the_disk_backend() {
     assert!(err.contains("--state-backend disk"), "{err}");
     assert!(!dir.path().join("out.csv").exists());
 }
+
+/// `strom bench sensors` with checkpoints reports, on its last line, the throughput and the
+/// size of the largest checkpoint (the window state the job carried); without, it says so.
+#[test]
+fn bench_sensors_reports_checkpoint_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let field = |line: &str, key: &str| -> Option<u64> {
+        line.split_whitespace()
+            .find_map(|f| f.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+    };
+    let run = |extra: &[&str]| {
+        let out = strom()
+            .args(["bench", "sensors", "--events", "200000", "--sensors", "500"])
+            .args(["--window", "hop:1h,1m", "--runs", "1"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        stdout.lines().last().unwrap_or_default().to_string()
+    };
+    let chk = dir.path().join("chk");
+    let with = run(&[
+        "--checkpoint-interval",
+        "10ms",
+        "--checkpoint-dir",
+        chk.to_str().unwrap(),
+    ]);
+    assert!(
+        field(&with, "events_per_s=").is_some_and(|v| v > 0),
+        "{with}"
+    );
+    // 500 sensors with hour-long windows sliding by a minute: tens of kilobytes at least.
+    let bytes = field(&with, "checkpoint_bytes=").unwrap_or(0);
+    assert!(bytes > 20_000, "{with}");
+    assert!(field(&with, "checkpoint_written_bytes=").is_some_and(|w| w > 0 && w <= bytes));
+    assert!(with.contains("checkpoints=on"), "{with}");
+    let without = run(&[]);
+    assert!(without.contains("checkpoints=off"), "{without}");
+    assert!(
+        field(&without, "events_per_s=").is_some_and(|v| v > 0),
+        "{without}"
+    );
+    assert!(!without.contains("checkpoint_bytes="), "{without}");
+}

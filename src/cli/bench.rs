@@ -64,6 +64,15 @@ pub(crate) enum Bench {
         /// Watermark emission interval; 0ms emits after every record.
         #[arg(long, default_value = "200ms", value_parser = crate::jobs::duration::parse_duration)]
         watermark_interval: std::time::Duration,
+        /// Take exactly-once checkpoints this often (needs --checkpoint-dir). The last line
+        /// then adds `checkpoint_bytes=` (state in the largest completed checkpoint of the
+        /// last run: the state the job carried while it ran) and `checkpoint_written_bytes=`
+        /// (what that checkpoint wrote).
+        #[arg(long, requires = "checkpoint_dir", value_parser = crate::jobs::duration::parse_duration)]
+        checkpoint_interval: Option<std::time::Duration>,
+        /// Where checkpoints go (a directory, or s3://…); emptied before each run.
+        #[arg(long, requires = "checkpoint_interval")]
+        checkpoint_dir: Option<std::path::PathBuf>,
         /// Repetitions; the median is reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
@@ -186,10 +195,24 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
             interval_ms,
             window,
             watermark_interval,
+            checkpoint_interval,
+            checkpoint_dir,
             runs,
         } => {
             let mut rates = Vec::new();
+            let mut last_checkpoint = None;
             for run in 0..runs.max(1) {
+                let checkpointing = checkpoint_interval.zip(checkpoint_dir.clone());
+                if let Some((_, dir)) = &checkpointing
+                    && !dir.to_string_lossy().contains("://")
+                {
+                    // Every run starts from an empty directory (no restore, no old files).
+                    match std::fs::remove_dir_all(dir) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => anyhow::bail!("cannot empty {}: {e}", dir.display()),
+                    }
+                }
                 let cfg = crate::jobs::sensors::GeneratorConfig {
                     events,
                     sensors,
@@ -197,25 +220,47 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
                     window,
                     watermark_interval,
                     parallelism,
+                    checkpointing,
                 };
                 let start = Instant::now();
                 let (result, rows) = crate::jobs::sensors::run_generated(&cfg)?;
                 let secs = start.elapsed().as_secs_f64();
                 let rate = events as f64 / secs;
+                // The checkpoints taken after the end of the input (the windows have fired
+                // and dropped their state by then) are small; the largest one shows the
+                // state the job carried while it ran.
+                let n = result.checkpoints.len();
+                let during = result.checkpoints.iter().max_by_key(|c| c.state_bytes);
                 eprintln!(
-                    "run {}: {:.3} s, {:.2} M events/s, {} window rows ({} tasks)",
+                    "run {}: {:.3} s, {:.2} M events/s, {} window rows ({} tasks), {} checkpoints{}",
                     run + 1,
                     secs,
                     rate / 1e6,
                     rows,
-                    result.tasks
+                    result.tasks,
+                    n,
+                    during.map_or(String::new(), |c| format!(
+                        "; the largest: {} bytes of state, {} written, {:.1} ms",
+                        c.state_bytes, c.written_bytes, c.duration_ms
+                    ))
                 );
                 rates.push(rate);
+                last_checkpoint = during.cloned();
             }
             rates.sort_by(f64::total_cmp);
             let median = rates[rates.len() / 2];
+            let checkpoint = match (&checkpoint_interval, &last_checkpoint) {
+                (Some(_), Some(c)) => format!(
+                    " checkpoints=on checkpoint_bytes={} checkpoint_written_bytes={}",
+                    c.state_bytes, c.written_bytes
+                ),
+                (Some(_), None) => {
+                    " checkpoints=on checkpoint_bytes=0 checkpoint_written_bytes=0".to_string()
+                }
+                (None, _) => " checkpoints=off".to_string(),
+            };
             println!(
-                "sensors events={events} parallelism={parallelism} window={window:?} events_per_s={median:.0} per_core={:.0}",
+                "sensors events={events} parallelism={parallelism} window={window:?}{checkpoint} per_core={:.0} events_per_s={median:.0}",
                 median / parallelism as f64
             );
             Ok(())

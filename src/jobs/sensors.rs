@@ -383,6 +383,8 @@ pub struct GeneratorConfig {
     pub watermark_interval: Duration,
     /// Parallelism.
     pub parallelism: usize,
+    /// Exactly-once checkpoints: interval and directory.
+    pub checkpointing: Option<(Duration, PathBuf)>,
 }
 
 /// Event `i` of the generator: sensor `i % sensors`, in event-time order per subtask
@@ -420,7 +422,14 @@ pub fn generated_reading_with(
 /// Run the generator variant; returns the job result and the number of window rows.
 pub fn run_generated(cfg: &GeneratorConfig) -> Result<(strom::JobResult, u64), StromError> {
     let p = cfg.parallelism.max(1);
-    let env = StreamEnv::new().with_parallelism(p);
+    let env = job_env(
+        "sensors (generator)",
+        p,
+        cfg.checkpointing.as_ref(),
+        None,
+        StateBackendConfig::Heap,
+    )?
+    .env;
     let (sensors, interval, events) = (cfg.sensors.max(1), cfg.interval_ms, cfg.events);
     let readings = env
         .generate(Some(events), {
