@@ -178,19 +178,19 @@ fn examples(dir: &std::path::Path) -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
-fn explain(example: &str, args: &[String], extra: &[&str]) -> String {
-    let out = strom()
-        .args(["example", example])
-        .args(args)
-        .args(extra)
-        .output()
-        .unwrap();
+/// Run `cmd`, which must succeed, and return what it printed on stdout.
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
-        "{example} {extra:?}: {}",
+        "{cmd:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+fn explain(example: &str, args: &[String], extra: &[&str]) -> String {
+    stdout_of(strom().args(["example", example]).args(args).args(extra))
 }
 
 fn explain_json(example: &str, args: &[String], extra: &[&str]) -> serde_json::Value {
@@ -401,18 +401,12 @@ fn bench_sensors_reports_checkpoint_bytes() {
             .and_then(|v| v.parse().ok())
     };
     let run = |extra: &[&str]| {
-        let out = strom()
-            .args(["bench", "sensors", "--events", "200000", "--sensors", "500"])
-            .args(["--window", "hop:1h,1m", "--runs", "1"])
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let stdout = stdout_of(
+            strom()
+                .args(["bench", "sensors", "--events", "200000", "--sensors", "500"])
+                .args(["--window", "hop:1h,1m", "--runs", "1"])
+                .args(extra),
         );
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         stdout.lines().last().unwrap_or_default().to_string()
     };
     let chk = dir.path().join("chk");

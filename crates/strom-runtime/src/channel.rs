@@ -84,8 +84,8 @@ pub enum ChannelEvent {
     End,
 }
 
-/// The input channels of a task whose head takes records of `T`.
-pub type InputChannels<T> = Vec<Box<dyn InputChannel<Box<dyn Downstream<T>>>>>;
+/// An input channel into a chain head that takes records of `T`.
+pub type HeadInput<T> = Box<dyn InputChannel<Box<dyn Downstream<T>>>>;
 
 /// Receives the watermarks carried inside a batch, with the task head.
 pub type WatermarkSink<'a, H> = &'a mut dyn FnMut(&mut H, Watermark) -> Result<()>;

@@ -1,7 +1,7 @@
 //! The generic [`NodeBuilder`]s: sources, one-input operators and sinks. The API wraps
 //! every typed operator in one of these.
 
-use crate::channel::{ChannelReceiver, InputChannel, InputChannels, TaggedInput};
+use crate::channel::{ChannelReceiver, HeadInput, TaggedInput};
 use crate::checkpoint::messages::{OperatorAck, TaskCheckpointing};
 use crate::downstream::{Downstream, Outputs};
 use crate::graph::{
@@ -28,18 +28,11 @@ pub fn one_input_task<In: Data>(
     env: TaskEnv,
 ) -> Result<Box<dyn TaskRunner>> {
     let head = downcast::<Box<dyn Downstream<In>>>(head, "chain head")?;
-    let mut channels: InputChannels<In> = Vec::new();
-    let mut inputs = Vec::new();
-    for (input, rx) in typed_receivers::<In>(receivers)? {
-        channels.push(Box::new(rx));
-        inputs.push(input);
-    }
-    Ok(Box::new(InputTask {
-        channels,
-        inputs,
-        head,
-        env,
-    }))
+    let channels = typed_receivers::<In>(receivers)?
+        .into_iter()
+        .map(|(input, rx)| (input, Box::new(rx) as HeadInput<In>))
+        .collect();
+    Ok(Box::new(InputTask::new(head, channels, env)))
 }
 
 /// A two-input operator (Flink's `TwoInputStreamTask`): the operator built by `inner`
@@ -82,33 +75,28 @@ impl<L: Data, R: Data> NodeBuilder for TwoInputNode<L, R> {
         env: TaskEnv,
     ) -> Result<Box<dyn TaskRunner>> {
         let head = downcast::<Box<dyn Downstream<Either<L, R>>>>(head, "two-input head")?;
-        let mut channels: InputChannels<Either<L, R>> = Vec::with_capacity(receivers.len());
-        let mut inputs = Vec::with_capacity(receivers.len());
-        for (input, rx) in receivers {
-            let channel: Box<dyn InputChannel<Box<dyn Downstream<Either<L, R>>>>> = match input {
-                0 => Box::new(TaggedInput::new(
-                    downcast::<ChannelReceiver<L>>(rx, "first input channel")?,
-                    Either::Left,
-                )),
-                1 => Box::new(TaggedInput::new(
-                    downcast::<ChannelReceiver<R>>(rx, "second input channel")?,
-                    Either::Right,
-                )),
-                i => {
-                    return Err(StromError::Internal(format!(
-                        "a two-input operator has no input {i}"
-                    )));
-                }
-            };
-            channels.push(channel);
-            inputs.push(input);
-        }
-        Ok(Box::new(InputTask {
-            channels,
-            inputs,
-            head,
-            env,
-        }))
+        let channels = receivers
+            .into_iter()
+            .map(|(input, rx)| {
+                let channel: HeadInput<Either<L, R>> = match input {
+                    0 => Box::new(TaggedInput::new(
+                        downcast::<ChannelReceiver<L>>(rx, "first input channel")?,
+                        Either::Left,
+                    )),
+                    1 => Box::new(TaggedInput::new(
+                        downcast::<ChannelReceiver<R>>(rx, "second input channel")?,
+                        Either::Right,
+                    )),
+                    i => {
+                        return Err(StromError::Internal(format!(
+                            "a two-input operator has no input {i}"
+                        )));
+                    }
+                };
+                Ok((input, channel))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Box::new(InputTask::new(head, channels, env)))
     }
 }
 

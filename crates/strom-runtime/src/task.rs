@@ -158,6 +158,19 @@ pub struct InputTask<H> {
     pub env: TaskEnv,
 }
 
+impl<H> InputTask<H> {
+    /// A task reading `channels`, each with its logical input, into `head`.
+    pub fn new(head: H, channels: Vec<(usize, Box<dyn InputChannel<H>>)>, env: TaskEnv) -> Self {
+        let (inputs, channels) = channels.into_iter().unzip();
+        InputTask {
+            channels,
+            inputs,
+            head,
+            env,
+        }
+    }
+}
+
 impl<H: TaskHead + 'static> TaskRunner for InputTask<H> {
     fn run(self: Box<Self>) -> Result<()> {
         let InputTask {
