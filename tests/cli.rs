@@ -433,3 +433,26 @@ fn bench_sensors_reports_checkpoint_bytes() {
     );
     assert!(!without.contains("checkpoint_bytes="), "{without}");
 }
+
+/// `STROM_CHANNELS` is read when a job starts: an unknown mode fails the job, naming it.
+#[test]
+fn an_unknown_strom_channels_value_fails_the_job() {
+    let out = strom()
+        .args(["example", "wordcount"])
+        .env("STROM_CHANNELS", "carrier-pigeon")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("STROM_CHANNELS=\"carrier-pigeon\""), "{err}");
+    let ok = strom()
+        .args(["example", "wordcount"])
+        .env("STROM_CHANNELS", "serialized")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}

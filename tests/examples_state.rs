@@ -220,8 +220,9 @@ fn a_failing_broadcast_function_fails_the_job_naming_the_operator() {
 
 #[test]
 fn a_broadcast_operator_may_run_at_another_parallelism() {
-    // The tagging operators follow the operator's parallelism and feed it one to one, so
-    // every subtask of the operator still receives every rule.
+    // The operator is a two-input node: the data (rebalanced, parallelism 1 to 3) and the
+    // rules (broadcast) go straight into it, with no tagging operators between, so every
+    // subtask of the operator still receives every rule.
     let env = StreamEnv::new().with_parallelism(2);
     let rules = env.from_collection(vec![7u32]);
     env.from_collection(vec![1u32, 2, 3])
@@ -229,6 +230,45 @@ fn a_broadcast_operator_may_run_at_another_parallelism() {
         .process(FailingRules)
         .set_parallelism(3)
         .discard();
+    let plan = env.execution_plan().unwrap();
+    let names: Vec<&str> = plan
+        .topology
+        .nodes
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with("Tag")), "{names:?}");
+    let op = plan
+        .topology
+        .nodes
+        .iter()
+        .find(|n| n.name == "Broadcast Process")
+        .unwrap();
+    assert_eq!(op.arity, strom::runtime::graph::NodeArity::TwoInput);
+    let inputs: Vec<(usize, &str, &str)> = (0..op.inputs.len())
+        .map(|i| {
+            let e = plan.edge(op.id, i);
+            (e.input, names[e.from], e.strategy.flink_name())
+        })
+        .collect();
+    assert_eq!(
+        inputs,
+        vec![
+            (0, "Source: Collection", "REBALANCE"),
+            (1, "Source: Collection", "BROADCAST")
+        ]
+    );
+    // The rules source's one subtask has a channel to each of the 3 operator subtasks.
+    let rules_edge = (0..op.inputs.len())
+        .map(|i| plan.edge(op.id, i))
+        .position(|e| e.input == 1)
+        .unwrap();
+    let rules_channels = plan
+        .channels
+        .iter()
+        .filter(|c| plan.edges[c.edge].consumer == op.id && plan.edges[c.edge].index == rules_edge)
+        .count();
+    assert_eq!(rules_channels, 3);
     let err = execute_within(&env, "three subtasks", LIMIT)
         .unwrap_err()
         .to_string();

@@ -1,15 +1,10 @@
-//! Runs a [`JobGraph`] in this process: plans operator chains and channels, starts one
-//! thread per subtask of every chain, and waits for the job to finish, fail or be
-//! cancelled.
-//!
-//! Chaining follows Flink: an edge is chained (the consumer runs in the producer's thread
-//! and is called directly) when it is a forward edge between operators of equal parallelism,
-//! the consumer has exactly that one input, and neither side disabled chaining.
+//! Runs a [`JobGraph`] in this process: splits it into its [`Topology`] and its local
+//! operators, plans it ([`PhysicalPlan`]: chains, subtasks, channels), creates the plan's
+//! channels, starts one thread per subtask of every task, and waits for the job to finish,
+//! fail or be cancelled; with checkpointing, restarts it from the latest checkpoint.
 
 use crate::channel::ChannelMode;
-use crate::checkpoint::coordinator::{
-    Coordinator, CoordinatorReport, CoordinatorSetup, NodeInfo, TaskSlot,
-};
+use crate::checkpoint::coordinator::{Coordinator, CoordinatorReport, CoordinatorSetup, TaskSlot};
 use crate::checkpoint::messages::{CoordinatorMsg, TaskCheckpointing, TaskControl};
 use crate::checkpoint::restart::RestartTracker;
 use crate::checkpoint::restore::OperatorIdentity;
@@ -548,12 +543,7 @@ fn run_attempt(
                 .topology
                 .nodes
                 .iter()
-                .map(|n| NodeInfo {
-                    uid: n.uid.clone(),
-                    name: n.name.clone(),
-                    parallelism: n.parallelism,
-                    max_parallelism: n.max_parallelism,
-                })
+                .map(Into::into)
                 .collect();
             let c = Coordinator::new(CoordinatorSetup {
                 config: cfg.clone(),

@@ -34,27 +34,8 @@ pub enum Partitioning {
 
 impl std::fmt::Debug for Partitioning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl Partitioning {
-    /// A short name, as shown in plans and errors.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Partitioning::Default => "default",
-            Partitioning::Forward => "forward",
-            Partitioning::Rebalance => "rebalance",
-            Partitioning::Rescale => "rescale",
-            Partitioning::Broadcast => "broadcast",
-            Partitioning::Global => "global",
-            Partitioning::KeyGroups(_) => "hash",
-        }
-    }
-
-    /// Whether each producer talks to only some consumers (forward, rescale).
-    pub fn is_pointwise(&self) -> bool {
-        matches!(self, Partitioning::Forward | Partitioning::Rescale)
+        // One set of names for partitionings: the ship strategies of plans.
+        f.write_str(crate::topology::ShipStrategy::of(self).flink_name())
     }
 }
 

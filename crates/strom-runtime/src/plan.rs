@@ -308,11 +308,6 @@ impl PhysicalPlan {
         &self.edges[self.edge_start[consumer] + index]
     }
 
-    /// The index in [`PhysicalPlan::edges`] of edge `index` of `consumer`'s inputs.
-    pub fn edge_id(&self, consumer: NodeId, index: usize) -> usize {
-        self.edge_start[consumer] + index
-    }
-
     /// The task whose chain operator `id` belongs to.
     pub fn task_of(&self, id: NodeId) -> &PlanTask {
         &self.tasks[self.task_of[id]]

@@ -302,11 +302,6 @@ impl Topology {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
         format!("{:032x}", fnv1a_128(&bytes))
     }
-
-    /// The node with id `id`.
-    pub fn node(&self, id: NodeId) -> Option<&TopologyNode> {
-        self.nodes.get(id)
-    }
 }
 
 /// FNV-1a over 128 bits: a small, stable, dependency-free hash for fingerprints (not for

@@ -94,9 +94,6 @@ pub struct CoordinatorReport {
     pub latest: Option<CheckpointId>,
 }
 
-/// What the coordinator knows about an operator (node) of the job.
-pub type NodeInfo = ProtocolOperator;
-
 /// A task as the coordinator sees it.
 pub struct TaskSlot {
     /// Its control channel.
@@ -112,7 +109,7 @@ pub struct CoordinatorSetup {
     /// The job's name.
     pub job_name: String,
     /// Every node.
-    pub nodes: Vec<NodeInfo>,
+    pub nodes: Vec<ProtocolOperator>,
     /// Every task.
     pub tasks: Vec<TaskSlot>,
     /// Acknowledgements and finish notices from the tasks' snapshot writer.

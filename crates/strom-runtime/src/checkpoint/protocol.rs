@@ -74,6 +74,17 @@ pub struct ProtocolOperator {
     pub max_parallelism: usize,
 }
 
+impl From<&crate::topology::TopologyNode> for ProtocolOperator {
+    fn from(n: &crate::topology::TopologyNode) -> Self {
+        ProtocolOperator {
+            uid: n.uid.clone(),
+            name: n.name.clone(),
+            parallelism: n.parallelism,
+            max_parallelism: n.max_parallelism,
+        }
+    }
+}
+
 /// One operator subtask's part of an acknowledgement: where its state lies, not the state.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AckedOperator {
