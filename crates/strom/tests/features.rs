@@ -43,7 +43,8 @@ fn disk_backend_without_the_feature_is_an_invalid_job() {
     assert_eq!(out.take().len(), 3);
 }
 
-/// With it, the same job runs on disk.
+/// With it, the disk backend is accepted and the same job runs with it configured (its
+/// rolling sum keeps its own state on the heap until the keyed-state layer covers it).
 #[cfg(feature = "disk")]
 #[test]
 fn disk_backend_with_the_feature_runs() {
