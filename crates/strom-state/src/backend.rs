@@ -11,11 +11,11 @@
 //!
 //! **Snapshots.** [`KeyedStateStore::snapshot`] cuts every state by key group into
 //! [`StateSection::Keyed`](strom_core::checkpoint::StateSection::Keyed) sections; the
-//! synchronous part is a copy (heap) or a read view of the store (disk), the encoding is
-//! deferred to the checkpoint writer thread. Both backends write complete sections in one
-//! format, so a savepoint of one restores on the other. The disk
-//! backend writes *incremental* snapshots (only what changed since the base checkpoint) when
-//! the runtime asks for them. [`KeyedStateStore::restore`] loads the key groups a subtask owns;
+//! synchronous part is a copy of what changed (heap) or a read view of the store (disk),
+//! the encoding is deferred to the checkpoint writer thread. Both backends write complete
+//! sections in one format, so a savepoint of one restores on the other. Both write
+//! *incremental* snapshots (only what changed since the base checkpoint) when the runtime
+//! asks for them. [`KeyedStateStore::restore`] loads the key groups a subtask owns;
 //! the heap backend decodes a state's objects when a handle first uses it (only then is the
 //! object type known), and a restored state nobody touched is written again by the next
 //! snapshot.
@@ -85,6 +85,18 @@ pub trait KeyedStateBackend<K> {
         name: &StateName,
         key: &K,
         f: impl FnOnce(&mut Option<S>) -> R,
+    ) -> Result<R>
+    where
+        S: Data;
+
+    /// Read the object of state `name` for `key` without changing it. Unlike
+    /// [`with_entry`](Self::with_entry) this does not count as a write, so the next
+    /// incremental snapshot does not carry the object again.
+    fn read_entry<S, R>(
+        &mut self,
+        name: &StateName,
+        key: &K,
+        f: impl FnOnce(Option<&S>) -> R,
     ) -> Result<R>
     where
         S: Data;
@@ -177,14 +189,15 @@ impl<K: Key> KeyedStateStore<K> {
 
     /// Snapshot every state, cut by key group, for checkpoint `ctx.checkpoint_id`.
     ///
-    /// The heap backend copies its tables now and encodes them on the checkpoint writer
-    /// thread (complete sections). The disk backend takes a read view of its store now and
-    /// reads it on the writer thread: complete sections when `ctx.incremental_base` is
-    /// `None` and for savepoints, otherwise only the entries changed since that checkpoint, as delta sections,
-    /// with `out.based_on` set to the base. It falls back to complete sections (leaving
-    /// `out.based_on` as it is) when it cannot tell what changed since the base: the base
-    /// is not a checkpoint it took (e.g. the first checkpoint after a restore) or its
-    /// record of changed keys outgrew its memory budget.
+    /// Both backends write complete sections when `ctx.incremental_base` is `None` and for
+    /// savepoints, otherwise only the entries changed since that checkpoint, as delta
+    /// sections, with `out.based_on` set to the base. The heap backend copies what it
+    /// writes now (objects written since the base, by their epoch stamps) and encodes it on
+    /// the checkpoint writer thread; the disk backend takes a read view of its store now and
+    /// reads it on the writer thread. Both fall back to complete sections (leaving
+    /// `out.based_on` as it is) when they cannot tell what changed since the base: the base
+    /// is not a checkpoint they took (e.g. the first checkpoint after a restore) or their
+    /// record of changes (disk: changed keys; heap: deleted keys) outgrew its budget.
     pub fn snapshot(&mut self, ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
         match &mut self.backend {
             Backend::Heap(h) => {
@@ -229,21 +242,22 @@ impl<K: Key> KeyedStateStore<K> {
                 Backend::Disk(d) => d.restore::<K>(name, blobs, operator)?,
             }
         }
-        #[cfg(feature = "disk")]
-        if let Backend::Disk(d) = &mut self.backend {
-            d.restored();
+        match &mut self.backend {
+            Backend::Heap(h) => h.restored(),
+            #[cfg(feature = "disk")]
+            Backend::Disk(d) => d.restored(),
         }
         Ok(())
     }
 
-    /// Checkpoint `id` is complete (durable and acknowledged by every operator): the disk
-    /// backend forgets which keys changed up to it, since incremental snapshots build on it
-    /// from now on. The heap backend ignores it.
-    #[cfg_attr(not(feature = "disk"), allow(unused_variables))]
+    /// Checkpoint `id` is complete (durable and acknowledged by every operator): both
+    /// backends forget which keys changed up to it, since incremental snapshots build on it
+    /// from now on.
     pub fn notify_checkpoint_complete(&mut self, id: CheckpointId) {
-        #[cfg(feature = "disk")]
-        if let Backend::Disk(d) = &mut self.backend {
-            d.notify_checkpoint_complete(id);
+        match &mut self.backend {
+            Backend::Heap(h) => h.notify_checkpoint_complete(id),
+            #[cfg(feature = "disk")]
+            Backend::Disk(d) => d.notify_checkpoint_complete(id),
         }
     }
 }
@@ -263,6 +277,23 @@ impl<K: Key> KeyedStateBackend<K> for KeyedStateStore<K> {
             Backend::Heap(h) => h.with_entry(name, key, &self.operator, f),
             #[cfg(feature = "disk")]
             Backend::Disk(d) => d.with_entry(name, key, &self.operator, f),
+        }
+    }
+
+    #[inline]
+    fn read_entry<S, R>(
+        &mut self,
+        name: &StateName,
+        key: &K,
+        f: impl FnOnce(Option<&S>) -> R,
+    ) -> Result<R>
+    where
+        S: Data,
+    {
+        match &mut self.backend {
+            Backend::Heap(h) => h.read_entry(name, key, &self.operator, f),
+            #[cfg(feature = "disk")]
+            Backend::Disk(d) => d.read_entry(name, key, &self.operator, f),
         }
     }
 

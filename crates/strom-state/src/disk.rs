@@ -309,6 +309,28 @@ impl DiskBackend {
         Ok(r)
     }
 
+    /// Read one object without writing it back.
+    pub(crate) fn read_entry<K: Key, S: Data, R>(
+        &mut self,
+        name: &StateName,
+        key: &K,
+        operator: &str,
+        f: impl FnOnce(Option<&S>) -> R,
+    ) -> Result<R> {
+        self.check()?;
+        let id = self.state_id::<S>(name, operator)?;
+        self.physical_key(id, key, operator)?;
+        let bytes = self
+            .ks
+            .get(&self.key_buf)
+            .map_err(|e| store_error(&self.path, e))?;
+        let object: Option<S> = match &bytes {
+            Some(bytes) => Some(decode(bytes).map_err(|m| incompatible(operator, name, m))?),
+            None => None,
+        };
+        Ok(f(object.as_ref()))
+    }
+
     /// The keys of state `name`.
     pub(crate) fn keys<K: Key>(&self, name: &str, operator: &str) -> Vec<K> {
         let mut out = Vec::new();

@@ -91,6 +91,29 @@ fn live<T: Clone>(
     }
 }
 
+/// Read one TTL'd value without writing (a plain read is not a write, so incremental
+/// snapshots skip it): `Some(None)` when absent, `Some(Some(f(value)))` when live, `None`
+/// when the caller must take the write path (the value expired and must be removed, or
+/// reads renew the TTL).
+fn read_live<K: Key, T: Data, R>(
+    access: &mut StateAccess<'_, K>,
+    name: &StateName,
+    ttl: Option<StateTtlConfig>,
+    f: impl FnOnce(&T) -> R,
+) -> Result<Option<Option<R>>> {
+    if renew_on_read(ttl) {
+        return Ok(None);
+    }
+    let now = access.now;
+    access
+        .store
+        .read_entry::<TtlValue<T>, _>(name, access.key, |v| match v {
+            None => Some(None),
+            Some(v) if v.expires > now => Some(Some(f(&v.value))),
+            Some(_) => None,
+        })
+}
+
 /// A single value of the current key (Flink's `ValueState`).
 pub struct ValueState<'a, K, V> {
     pub(crate) access: StateAccess<'a, K>,
@@ -103,6 +126,9 @@ impl<K: Key, V: Data> ValueState<'_, K, V> {
     /// The value, if set and not expired.
     pub fn value(&mut self) -> Result<Option<V>> {
         let (ttl, now) = (self.ttl, self.access.now);
+        if let Some(v) = read_live(&mut self.access, self.name, ttl, V::clone)? {
+            return Ok(v);
+        }
         self.access
             .store
             .with_entry::<TtlValue<V>, _>(self.name, self.access.key, |slot| live(slot, ttl, now))
@@ -167,6 +193,23 @@ impl<K: Key, V: Data> ListState<'_, K, V> {
     /// The live elements, in insertion order.
     pub fn get(&mut self) -> Result<Vec<V>> {
         let (ttl, now) = (self.ttl, self.access.now);
+        if !renew_on_read(ttl) {
+            // As for `ValueState::value`: the write path only when something expired.
+            let read = self.access.store.read_entry::<Vec<TtlValue<V>>, _>(
+                self.name,
+                self.access.key,
+                |list| match list {
+                    None => Some(Vec::new()),
+                    Some(l) if l.iter().all(|e| e.expires > now) => {
+                        Some(l.iter().map(|e| e.value.clone()).collect())
+                    }
+                    Some(_) => None,
+                },
+            )?;
+            if let Some(v) = read {
+                return Ok(v);
+            }
+        }
         self.access
             .store
             .with_entry::<Vec<TtlValue<V>>, _>(self.name, self.access.key, |slot| {
@@ -248,8 +291,30 @@ where
             })
     }
 
+    /// Read the map without writing when nothing in it expired and reads do not renew
+    /// (see `read_live`); `None`: take the write path.
+    fn read_map<R>(&mut self, f: impl FnOnce(Option<&UserMap<UK, UV>>) -> R) -> Result<Option<R>> {
+        if renew_on_read(self.ttl) {
+            return Ok(None);
+        }
+        let now = self.access.now;
+        self.access.store.read_entry::<UserMap<UK, UV>, _>(
+            self.name,
+            self.access.key,
+            |m| match m {
+                Some(m) if m.values().any(|e| e.expires <= now) => None,
+                m => Some(f(m)),
+            },
+        )
+    }
+
     /// The value under `user_key`.
     pub fn get(&mut self, user_key: &UK) -> Result<Option<UV>> {
+        if let Some(v) =
+            self.read_map(|m| m.and_then(|m| m.get(user_key)).map(|e| e.value.clone()))?
+        {
+            return Ok(v);
+        }
         let ttl = self.ttl;
         self.with_map(|m, now| {
             let mut slot = m.remove(user_key);
@@ -283,6 +348,17 @@ where
 
     /// Every live entry (in no particular order).
     pub fn entries(&mut self) -> Result<Vec<(UK, UV)>> {
+        let read = self.read_map(|m| {
+            m.map(|m| {
+                m.iter()
+                    .map(|(k, e)| (k.clone(), e.value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+        })?;
+        if let Some(v) = read {
+            return Ok(v);
+        }
         let ttl = self.ttl;
         self.with_map(|m, now| {
             m.retain(|_, e| e.expires > now);
@@ -328,6 +404,9 @@ where
     /// The reduced value, if any.
     pub fn get(&mut self) -> Result<Option<V>> {
         let (ttl, now) = (self.ttl, self.access.now);
+        if let Some(v) = read_live(&mut self.access, self.name, ttl, V::clone)? {
+            return Ok(v);
+        }
         self.access
             .store
             .with_entry::<TtlValue<V>, _>(self.name, self.access.key, |slot| live(slot, ttl, now))
@@ -379,6 +458,9 @@ where
     /// The aggregate's result, if anything was added.
     pub fn get(&mut self) -> Result<Option<A::Out>> {
         let (ttl, now, agg) = (self.ttl, self.access.now, self.aggregate);
+        if let Some(v) = read_live(&mut self.access, self.name, ttl, |acc| agg.get_result(acc))? {
+            return Ok(v);
+        }
         self.access
             .store
             .with_entry::<TtlValue<A::Acc>, _>(self.name, self.access.key, |slot| {

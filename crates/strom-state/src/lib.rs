@@ -9,6 +9,8 @@
 //!   [`DiskBackend`] in an embedded on-disk store (with incremental checkpoints); user code,
 //!   which only sees handles, does not change with the backend.
 //! * [`heap`] and `disk`: the two backends.
+//! * [`namespace`]: [`Namespaced`] keys, `(key, window)` as Flink's window operators keep
+//!   their state, in the key's key group.
 //! * [`handle`]: [`ValueState`], [`ListState`], [`MapState`], [`ReducingState`],
 //!   [`AggregatingState`]: what a function gets from its context for the current key.
 //!
@@ -30,6 +32,7 @@ pub mod descriptor;
 pub mod disk;
 pub mod handle;
 pub mod heap;
+pub mod namespace;
 
 pub use backend::{HeapBackend, KeyedStateBackend, KeyedStateStore, StateName};
 pub use descriptor::{
@@ -39,6 +42,7 @@ pub use descriptor::{
 #[cfg(feature = "disk")]
 pub use disk::DiskBackend;
 pub use handle::{AggregatingState, ListState, MapState, ReducingState, StateAccess, ValueState};
+pub use namespace::Namespaced;
 /// Operator (non-keyed) list state lives in `strom-core` (functions reach it through their
 /// context); re-exported here with the rest of the state API.
 pub use strom_core::operator_state::{

@@ -336,9 +336,15 @@ fn restore_at_another_parallelism_gives_every_key_to_exactly_one_subtask() {
 
 #[test]
 fn incremental_checkpoints_restore_to_the_live_state() {
+    for kind in [Kind::Heap, Kind::Disk] {
+        incremental_checkpoints_on(kind);
+    }
+}
+
+fn incremental_checkpoints_on(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let d = states();
-    let mut s = store(Kind::Disk, dir.path(), 0, 1);
+    let mut s = store(kind, dir.path(), 0, 1);
     for k in keys(400) {
         write(&mut s, &k, 0);
     }
@@ -357,10 +363,11 @@ fn incremental_checkpoints_restore_to_the_live_state() {
         d.attrs.bind(at(&mut s, k, 0)).clear().unwrap();
     }
     let (c2, b2) = take(&mut s, &ctx(2, Some(1)));
-    assert_eq!(b2, Some(1));
+    assert_eq!(b2, Some(1), "{kind:?}");
     assert!(
         c2.iter()
-            .all(|s| matches!(s, StateSection::Keyed { delta: true, .. }))
+            .all(|s| matches!(s, StateSection::Keyed { delta: true, .. })),
+        "{kind:?}"
     );
     let delta_size: usize = c2.iter().map(StateSection::size).sum();
     assert!(
@@ -395,7 +402,7 @@ fn incremental_checkpoints_restore_to_the_live_state() {
     for to in [Kind::Heap, Kind::Disk] {
         let mut r = store(to, dir.path(), 0, 1);
         r.restore(&restored(&[&c1, &c3, &c4], None)).unwrap();
-        assert_eq!(dump(&mut r), expected, "full + deltas on {to:?}");
+        assert_eq!(dump(&mut r), expected, "{kind:?}: full + deltas on {to:?}");
         // The chain through the delta of 2 ends the same way.
         let mut r = store(to, dir.path(), 0, 1);
         r.restore(&restored(&[&c1, &c2, &c3, &c4], None)).unwrap();
@@ -404,7 +411,7 @@ fn incremental_checkpoints_restore_to_the_live_state() {
 
     // A base the store does not know (after a restore, or forgotten) gives a complete
     // snapshot.
-    let mut r = store(Kind::Disk, dir.path(), 0, 1);
+    let mut r = store(kind, dir.path(), 0, 1);
     r.restore(&restored(&[&c1, &c3, &c4], None)).unwrap();
     let (c5, b5) = take(&mut r, &ctx(5, Some(4)));
     assert_eq!(b5, None);
@@ -627,4 +634,49 @@ fn stores_can_move_to_their_task_thread() {
     fn send<T: Send + 'static>() {}
     send::<KeyedStateStore<String>>();
     send::<DiskBackend>();
+}
+
+#[test]
+fn heap_deltas_carry_deletions_reinsertions_and_skip_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = states();
+    let mut s = store(Kind::Heap, dir.path(), 0, 1);
+    for k in keys(200) {
+        write(&mut s, &k, 0);
+    }
+    let (c1, _) = take(&mut s, &ctx(1, None));
+    s.notify_checkpoint_complete(1);
+    // Reads only: the delta is empty.
+    let _ = dump(&mut s);
+    let (c2, b2) = take(&mut s, &ctx(2, Some(1)));
+    assert_eq!(b2, Some(1));
+    assert!(c2.is_empty(), "reads are not writes: {c2:?}");
+    s.notify_checkpoint_complete(2);
+    // Delete a key's count, then set it again; delete another for good.
+    let (k1, k2) = ("k1".to_string(), "k2".to_string());
+    d.count.bind(at(&mut s, &k1, 0)).clear().unwrap();
+    d.count.bind(at(&mut s, &k1, 0)).update(77).unwrap();
+    d.count.bind(at(&mut s, &k2, 0)).clear().unwrap();
+    let (c3, b3) = take(&mut s, &ctx(3, Some(2)));
+    assert_eq!(b3, Some(2));
+    let entries: usize = c3.len();
+    assert!(
+        entries >= 1 && entries <= 2,
+        "only k1's and k2's key groups: {c3:?}"
+    );
+    let expected = dump(&mut s);
+    let mut r = store(Kind::Heap, dir.path(), 0, 1);
+    r.restore(&restored(&[&c1, &c2, &c3], None)).unwrap();
+    assert_eq!(dump(&mut r), expected);
+    // A savepoint is complete and does not become a base.
+    let mut sp = ctx(4, Some(3));
+    sp.kind = CheckpointKind::Savepoint { stop: false };
+    let (c4, b4) = take(&mut s, &sp);
+    assert_eq!(b4, None);
+    assert!(
+        c4.iter()
+            .all(|s| matches!(s, StateSection::Keyed { delta: false, .. }))
+    );
+    let (_, b5) = take(&mut s, &ctx(5, Some(4)));
+    assert_eq!(b5, None, "a savepoint is no base");
 }
