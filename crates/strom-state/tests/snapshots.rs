@@ -661,7 +661,7 @@ fn heap_deltas_carry_deletions_reinsertions_and_skip_reads() {
     assert_eq!(b3, Some(2));
     let entries: usize = c3.len();
     assert!(
-        entries >= 1 && entries <= 2,
+        (1..=2).contains(&entries),
         "only k1's and k2's key groups: {c3:?}"
     );
     let expected = dump(&mut s);
