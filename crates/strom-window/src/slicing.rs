@@ -4,7 +4,8 @@
 //! of `gcd(size, slide)`. With `reduce` or `aggregate` and the default trigger, this
 //! operator folds each element into the accumulator of its one slice — the same work per
 //! element for a sliding window as for a tumbling one — and merges the slices of a window
-//! when it fires (Flink, in contrast, updates one accumulator per window for each element).
+//! when it fires (Flink's DataStream window operator, in contrast, updates one accumulator
+//! per window for each element; its SQL runtime slices as this operator does).
 //!
 //! The observable behaviour is exactly [`WindowOperator`](crate::WindowOperator)'s with the
 //! default event-time or processing-time trigger: a window fires when the watermark (or the
@@ -13,68 +14,82 @@
 //! state is dropped at its cleanup time. `tests/window_properties.rs` checks both operators
 //! against the same brute-force reference.
 //!
-//! Checkpoints hold, per key, one entry of the keyed state
-//! [`SLICES_STATE`]: the key's slices with their accumulators, its
-//! live windows with their process-function state, its function state across windows, and
-//! its pending fire and cleanup timers. On restore the timer queue is rebuilt from them
-//! (event-time timers fire when the watermark passes them) and processing-time timers are
-//! requested from the task again.
+//! ## State
+//!
+//! Everything lives in the operator's [`KeyedStateStore`] on the job's state backend (heap
+//! or disk), under [`Namespaced`] keys `(key, time)` in the key's key group, as Flink keeps
+//! window state namespaced by window:
+//!
+//! * [`SLICES_STATE`]: `(key, slice start)` → the slice's accumulator;
+//! * [`WINDOW_FUNCTION_STATE`]: `(key, window start)` → the process function's per-window
+//!   state, encoded (only for functions that use it);
+//! * [`GLOBAL_FUNCTION_STATE`]: `(key, 0)` → the function's per-key state across windows;
+//! * [`SLICING_KEY_STATE`]: `(key, 0)` → [`SliceRange`]: the earliest and latest slice
+//!   with data and the key's pending timer.
+//!
+//! So an element costs one read-modify-write of one slice, a firing window one read per
+//! slice, and an incremental checkpoint carries only the slices written since the last one.
+//!
+//! ## Timers
+//!
+//! A key has *one* pending timer, not one per window: the next time at which one of its
+//! windows fires or is cleaned up. Windows are aligned, so that time follows from the key's
+//! slice range; when it comes, the key fires and cleans what is due and sets its next
+//! timer. The timer queue holds one entry per key in memory (an earlier time replaces the
+//! pending one; the old entry is skipped when it comes up) and is not checkpointed: a
+//! restore rebuilds it from [`SLICING_KEY_STATE`]. Restored event-time timers fire when
+//! the watermark passes them; processing-time timers are requested from the task again.
 
 use crate::assigner::{Alignment, WindowAssigner};
 use crate::function::{WindowContext, WindowElements, WindowFn};
 use crate::state::StateSlot;
 use crate::window::{TimeWindow, Window};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
-use strom_core::checkpoint::{RestoredState, SnapshotContext, StateSnapshot};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use strom_core::checkpoint::{CheckpointId, RestoredState, SnapshotContext, StateSnapshot};
 use strom_core::{Collector, Key, OutputTag, Result, StromError};
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
+use strom_state::{KeyedStateBackend, KeyedStateStore, Namespaced, StateName};
 use strom_types::{Record, Timestamp};
 
-/// The name of the sliced window operator's keyed state in checkpoints.
+/// The keyed state of the slices' accumulators: `(key, slice start)` → accumulator.
 pub const SLICES_STATE: &str = "slices";
+/// The keyed state of a process function's per-window state: `(key, window start)` → its
+/// encoding.
+pub const WINDOW_FUNCTION_STATE: &str = "window-function-state";
+/// The keyed state of a process function's per-key state: `(key, 0)` → its encoding.
+pub const GLOBAL_FUNCTION_STATE: &str = "window-global-state";
+/// The keyed state of each key's [`SliceRange`]: `(key, 0)`.
+pub const SLICING_KEY_STATE: &str = "slicing-key";
 
-/// Per-window bookkeeping of a live window (its state for process functions).
-#[derive(Default)]
-struct Live {
-    window_state: StateSlot,
+/// The namespace of per-key entries.
+const KEY_NS: Timestamp = 0;
+
+/// What the sliced operator keeps per key besides its slices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SliceRange {
+    /// No slice of the key starts before this.
+    pub first: Timestamp,
+    /// The latest slice start with data.
+    pub last: Timestamp,
+    /// The key's pending timer (`i64::MAX`: none).
+    pub timer: Timestamp,
 }
 
-struct KeySlices<Acc> {
-    /// Slice start → accumulator of the elements in `[start, start + pane)`.
-    slices: BTreeMap<Timestamp, Option<Acc>>,
-    /// Live windows by start.
-    windows: BTreeMap<Timestamp, Live>,
-    global_state: StateSlot,
-}
-
-impl<Acc> KeySlices<Acc> {
-    fn new() -> Self {
-        KeySlices {
-            slices: BTreeMap::new(),
-            windows: BTreeMap::new(),
-            global_state: StateSlot::default(),
-        }
-    }
-}
-
-/// One key's state as checkpointed.
-#[derive(Serialize, Deserialize)]
-struct SlicesSnapshot<Acc> {
-    /// Slice start and accumulator.
-    slices: Vec<(Timestamp, Option<Acc>)>,
-    /// Live window start and its encoded process-function state.
-    windows: Vec<(Timestamp, Option<Vec<u8>>)>,
-    /// The encoded process-function state across windows.
-    global_state: Option<Vec<u8>>,
-    /// Pending timers: (time, window start).
-    timers: Vec<(Timestamp, Timestamp)>,
+/// The state names, made once.
+struct Names {
+    slices: StateName,
+    window_fn: StateName,
+    global: StateName,
+    range: StateName,
 }
 
 fn gcd(a: i64, b: i64) -> i64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
+
+type Store<K> = KeyedStateStore<Namespaced<K, Timestamp>>;
 
 /// The sliced window operator over a keyed stream.
 pub struct SlicingWindowOperator<K, T, A, F, KF>
@@ -90,18 +105,20 @@ where
     lateness: i64,
     late_tag: Option<OutputTag<T>>,
     event_time: bool,
-    keys: HashMap<K, KeySlices<F::Acc>, foldhash::fast::RandomState>,
-    /// Fire time → (key, window start); a window's fire and cleanup times.
-    timers: BTreeMap<Timestamp, Vec<(K, Timestamp)>>,
+    store: Store<K>,
+    /// Whether `store` is the one on the configured backend.
+    store_ready: bool,
+    names: Names,
+    /// Timer time → keys; one live entry per key (see the module documentation).
+    timers: BTreeMap<Timestamp, Vec<K>>,
 }
 
 impl<K, T, A, F, KF> SlicingWindowOperator<K, T, A, F, KF>
 where
-    K: Hash + Eq + Clone + Send,
+    K: Key,
     T: Send + 'static,
     A: WindowAssigner<T>,
     F: WindowFn<K, T, A::W>,
-    F::Acc: Clone,
     KF: Fn(&T) -> K + Send,
 {
     /// A sliced operator, or `None` when the assigner's windows are not aligned.
@@ -129,9 +146,30 @@ where
             geometry,
             lateness: allowed_lateness.max(0),
             late_tag,
-            keys: HashMap::default(),
+            store: KeyedStateStore::default(),
+            store_ready: false,
+            names: Names {
+                slices: Arc::from(SLICES_STATE),
+                window_fn: Arc::from(WINDOW_FUNCTION_STATE),
+                global: Arc::from(GLOBAL_FUNCTION_STATE),
+                range: Arc::from(SLICING_KEY_STATE),
+            },
             timers: BTreeMap::new(),
         })
+    }
+
+    /// The keyed state (for tests and introspection).
+    pub fn state(&self) -> &KeyedStateStore<Namespaced<K, Timestamp>> {
+        &self.store
+    }
+
+    /// Create the store on the configured backend, once.
+    fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
+        if !self.store_ready {
+            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
+            self.store_ready = true;
+        }
+        Ok(())
     }
 
     fn window(&self, start: Timestamp) -> Result<A::W> {
@@ -139,8 +177,12 @@ where
             .ok_or_else(|| StromError::Internal("sliced windows must be time windows".into()))
     }
 
+    fn max_timestamp(&self, start: Timestamp) -> Timestamp {
+        start.saturating_add(self.geometry.size) - 1
+    }
+
     fn cleanup_time(&self, start: Timestamp) -> Timestamp {
-        let max = start.saturating_add(self.geometry.size) - 1;
+        let max = self.max_timestamp(start);
         if self.event_time {
             max.saturating_add(self.lateness)
         } else {
@@ -148,36 +190,137 @@ where
         }
     }
 
-    /// Merge the slices of window `start` of `key` and emit the result.
+    fn is_late(&self, start: Timestamp, wm: Timestamp) -> bool {
+        self.event_time && self.cleanup_time(start) <= wm
+    }
+
+    /// The earliest window start at or after `x`.
+    fn ceil_start(&self, x: Timestamp) -> Timestamp {
+        let x = x.clamp(i64::MIN / 4, i64::MAX / 4);
+        let s = TimeWindow::start_with_offset(x, self.geometry.offset, self.geometry.slide);
+        if s < x { s + self.geometry.slide } else { s }
+    }
+
+    fn is_start(&self, s: Timestamp) -> bool {
+        self.ceil_start(s) == s
+    }
+
+    /// The earliest window start whose window contains slice `slice`.
+    fn first_window_of(&self, slice: Timestamp) -> Timestamp {
+        self.ceil_start(slice.saturating_sub(self.geometry.size).saturating_add(1))
+    }
+
+    /// The earliest fire or cleanup time after `after` of the windows starting in
+    /// `[lo, hi]` (`lo` a window start).
+    fn next_event(&self, lo: Timestamp, hi: Timestamp, after: Timestamp) -> Option<Timestamp> {
+        let size = self.geometry.size;
+        let fire = self
+            .ceil_start(after.saturating_sub(size).saturating_add(2))
+            .max(lo);
+        let mut next = (fire <= hi).then(|| self.max_timestamp(fire));
+        if self.event_time && self.lateness > 0 {
+            let clean = self
+                .ceil_start(
+                    after
+                        .saturating_sub(size)
+                        .saturating_sub(self.lateness)
+                        .saturating_add(2),
+                )
+                .max(lo);
+            let t = self.cleanup_time(clean);
+            if clean <= hi && t != i64::MAX {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        next
+    }
+
+    fn push_timer(&mut self, key: K, time: Timestamp, ctx: &OperatorContext) {
+        self.timers.entry(time).or_default().push(key);
+        if !self.event_time {
+            ctx.request_processing_time(time);
+        }
+    }
+
+    /// The function's states of window `start` and of the key: the stored encodings and
+    /// slots over them.
+    #[allow(clippy::type_complexity)]
+    fn load_slots(
+        &mut self,
+        nk: &mut Namespaced<K, Timestamp>,
+        start: Timestamp,
+    ) -> Result<((Option<Vec<u8>>, StateSlot), (Option<Vec<u8>>, StateSlot))> {
+        nk.1 = start;
+        let w: Option<Vec<u8>> =
+            self.store
+                .read_entry::<Vec<u8>, _>(&self.names.window_fn, nk, |b| b.cloned())?;
+        nk.1 = KEY_NS;
+        let g: Option<Vec<u8>> =
+            self.store
+                .read_entry::<Vec<u8>, _>(&self.names.global, nk, |b| b.cloned())?;
+        let (ws, gs) = (
+            StateSlot::restored(w.clone()),
+            StateSlot::restored(g.clone()),
+        );
+        Ok(((w, ws), (g, gs)))
+    }
+
+    /// Write a function state back if it changed.
+    fn save_slot(
+        &mut self,
+        global: bool,
+        nk: &Namespaced<K, Timestamp>,
+        old: Option<Vec<u8>>,
+        slot: &StateSlot,
+    ) -> Result<()> {
+        let new = slot.encoded()?;
+        if new != old {
+            let name = if global {
+                &self.names.global
+            } else {
+                &self.names.window_fn
+            };
+            self.store
+                .with_entry::<Vec<u8>, _>(name, nk, |s| *s = new)?;
+        }
+        Ok(())
+    }
+
+    /// Merge the slices of window `start` of `key` and emit the result; whether the window
+    /// holds data.
     fn fire(
         &mut self,
         key: &K,
         start: Timestamp,
         ctx: &OperatorContext,
         out: &mut Emitter<'_, F::Out>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let w = self.window(start)?;
-        let Some(ks) = self.keys.get_mut(key) else {
-            return Ok(());
-        };
+        let mut nk = Namespaced(key.clone(), start);
         let mut acc: Option<F::Acc> = None;
         let end = start.saturating_add(self.geometry.size);
-        for (_, a) in ks.slices.range(start..end) {
-            if let Some(a) = a {
-                self.func.merge(&mut acc, Some(a.clone()))?;
-            }
+        let mut s = start;
+        while s < end {
+            nk.1 = s;
+            let func = &mut self.func;
+            self.store
+                .read_entry::<F::Acc, _>(&self.names.slices, &nk, |a| match a {
+                    Some(a) => func.merge(&mut acc, Some(a.clone())),
+                    None => Ok(()),
+                })??;
+            s += self.pane;
         }
         if acc.is_none() {
-            return Ok(());
+            return Ok(false);
         }
-        let live = ks.windows.entry(start).or_default();
+        let ((wold, mut ws), (gold, mut gs)) = self.load_slots(&mut nk, start)?;
         let mut wctx = WindowContext {
             window: &w,
             watermark: ctx.watermark.0,
             clock: &*ctx.clock,
-            window_state: &mut live.window_state,
+            window_state: &mut ws,
             merging: false,
-            global_state: &mut ks.global_state,
+            global_state: &mut gs,
             side: out.side,
         };
         let mut collector = Collector::new(out.records, w.max_timestamp());
@@ -187,48 +330,101 @@ where
             acc.as_ref(),
             WindowElements::one(None),
             &mut collector,
-        )
+        )?;
+        nk.1 = start;
+        self.save_slot(false, &nk, wold, &ws)?;
+        nk.1 = KEY_NS;
+        self.save_slot(true, &nk, gold, &gs)?;
+        Ok(true)
     }
 
-    /// Drop window `start` of `key`, and the slices no live window needs any more.
+    /// Whether some slice of window `start` of `key` holds data.
+    fn has_data(&mut self, key: &K, start: Timestamp) -> Result<bool> {
+        let mut nk = Namespaced(key.clone(), start);
+        let end = start.saturating_add(self.geometry.size);
+        let mut s = start;
+        while s < end {
+            nk.1 = s;
+            if self
+                .store
+                .read_entry::<F::Acc, _>(&self.names.slices, &nk, |a| a.is_some())?
+            {
+                return Ok(true);
+            }
+            s += self.pane;
+        }
+        Ok(false)
+    }
+
+    /// Window `start` of `key` is cleaned up: the function's `clear` (when the window held
+    /// data: `live`, or looked up when unknown), its per-window state dropped, and the
+    /// slices no later window needs. Returns the key's range afterwards (`None`: no data
+    /// left).
     fn clear(
         &mut self,
         key: &K,
         start: Timestamp,
+        live: Option<bool>,
         ctx: &OperatorContext,
         out: &mut Emitter<'_, F::Out>,
-    ) -> Result<()> {
-        let w = self.window(start)?;
-        let Some(ks) = self.keys.get_mut(key) else {
-            return Ok(());
+    ) -> Result<Option<SliceRange>> {
+        let live = match live {
+            Some(l) => l,
+            None => self.has_data(key, start)?,
         };
-        if let Some(mut live) = ks.windows.remove(&start) {
+        let mut nk = Namespaced(key.clone(), start);
+        if live {
+            let w = self.window(start)?;
+            let ((_, mut ws), (gold, mut gs)) = self.load_slots(&mut nk, start)?;
             let mut wctx = WindowContext {
                 window: &w,
                 watermark: ctx.watermark.0,
                 clock: &*ctx.clock,
-                window_state: &mut live.window_state,
+                window_state: &mut ws,
                 merging: false,
-                global_state: &mut ks.global_state,
+                global_state: &mut gs,
                 side: out.side,
             };
             self.func.clear(key, &mut wctx)?;
+            nk.1 = KEY_NS;
+            self.save_slot(true, &nk, gold, &gs)?;
         }
+        nk.1 = start;
+        self.store
+            .with_entry::<Vec<u8>, _>(&self.names.window_fn, &nk, |s| *s = None)?;
+        // Drop the slices before the next window's start, then skip empty slices so that
+        // the key's timers do not walk through gaps.
+        nk.1 = KEY_NS;
+        let Some(mut range) =
+            self.store
+                .read_entry::<SliceRange, _>(&self.names.range, &nk, |r| r.copied())?
+        else {
+            return Ok(None);
+        };
         let cutoff = start.saturating_add(self.geometry.slide);
-        while let Some((&s, _)) = ks.slices.first_key_value() {
-            if s >= cutoff {
+        let mut s = range.first;
+        while s < cutoff && s <= range.last {
+            nk.1 = s;
+            self.store
+                .with_entry::<F::Acc, _>(&self.names.slices, &nk, |a| *a = None)?;
+            s += self.pane;
+        }
+        range.first = range.first.max(cutoff);
+        while range.first <= range.last {
+            nk.1 = range.first;
+            if self
+                .store
+                .read_entry::<F::Acc, _>(&self.names.slices, &nk, |a| a.is_some())?
+            {
                 break;
             }
-            ks.slices.pop_first();
+            range.first += self.pane;
         }
-        if ks.slices.is_empty() && ks.windows.is_empty() && ks.global_state.is_none() {
-            self.keys.remove(key);
-        }
-        Ok(())
-    }
-
-    fn is_late(&self, start: Timestamp, wm: Timestamp) -> bool {
-        self.event_time && self.cleanup_time(start) <= wm
+        nk.1 = KEY_NS;
+        let kept = (range.first <= range.last).then_some(range);
+        self.store
+            .with_entry::<SliceRange, _>(&self.names.range, &nk, |r| *r = kept)?;
+        Ok(kept)
     }
 
     fn process_record(
@@ -263,63 +459,128 @@ where
             }
             return Ok(());
         }
-        let key = (self.key_of)(&r.value);
         let slice = TimeWindow::start_with_offset(t, offset, self.pane);
-        let ks = match self.keys.get_mut(&key) {
-            Some(ks) => ks,
-            None => self.keys.entry(key.clone()).or_insert_with(KeySlices::new),
-        };
-        let (slot, new_slice) = match ks.slices.entry(slice) {
-            std::collections::btree_map::Entry::Occupied(e) => (e.into_mut(), false),
-            std::collections::btree_map::Entry::Vacant(e) => (e.insert(None), true),
-        };
-        self.func.add(slot, &r.value)?;
+        let mut nk = Namespaced((self.key_of)(&r.value), slice);
+        let func = &mut self.func;
+        let (added, new_slice) =
+            self.store
+                .with_entry::<F::Acc, _>(&self.names.slices, &nk, |slot| {
+                    let new = slot.is_none();
+                    (func.add(slot, &r.value), new)
+                })?;
+        added?;
         // A window already past the watermark but within the allowed lateness fires again at
         // once. Every window containing t ends after t, so that needs t <= watermark.
         let refire = self.event_time && self.lateness > 0 && t <= wm;
         if !new_slice && !refire {
-            // The common case: the slice's windows exist and have their timers.
+            // The common case: the slice existed, so the key's range and timer cover it.
             return Ok(());
         }
-        let (event_time, lateness) = (self.event_time, self.lateness);
-        let mut to_fire: Vec<Timestamp> = Vec::new();
-        let mut start = last_start;
-        while start > t - size {
-            let w_max = start.saturating_add(size) - 1;
-            if event_time && w_max.saturating_add(lateness) <= wm {
-                break; // this window and all earlier ones are cleaned up
-            }
-            let fire_now = event_time && w_max <= wm;
-            if let std::collections::btree_map::Entry::Vacant(v) = ks.windows.entry(start) {
-                v.insert(Live::default());
-                if !fire_now {
-                    self.timers
-                        .entry(w_max)
-                        .or_default()
-                        .push((key.clone(), start));
-                    if !event_time {
-                        ctx.request_processing_time(w_max);
+        if new_slice {
+            let after = if self.event_time { wm } else { i64::MIN };
+            let needed = self.next_event(self.first_window_of(slice), last_start, after);
+            nk.1 = KEY_NS;
+            let lowered = self.store.with_entry::<SliceRange, _>(
+                &self.names.range,
+                &nk,
+                |slot| match slot {
+                    Some(range) => {
+                        range.first = range.first.min(slice);
+                        range.last = range.last.max(slice);
+                        match needed {
+                            Some(n) if n < range.timer => {
+                                range.timer = n;
+                                Some(n)
+                            }
+                            _ => None,
+                        }
                     }
-                }
-                let cleanup = if event_time {
-                    w_max.saturating_add(lateness)
-                } else {
-                    w_max
-                };
-                if cleanup != w_max && cleanup != i64::MAX {
-                    self.timers
-                        .entry(cleanup)
-                        .or_default()
-                        .push((key.clone(), start));
-                }
+                    None => {
+                        *slot = Some(SliceRange {
+                            first: slice,
+                            last: slice,
+                            timer: needed.unwrap_or(i64::MAX),
+                        });
+                        needed
+                    }
+                },
+            )?;
+            if let Some(time) = lowered {
+                self.push_timer(nk.0.clone(), time, ctx);
             }
-            if fire_now {
-                to_fire.push(start);
-            }
-            start -= slide;
         }
-        for start in to_fire {
-            self.fire(&key, start, ctx, out)?;
+        if refire {
+            let mut start = last_start;
+            let mut to_fire = Vec::new();
+            while start > t - size {
+                if self.cleanup_time(start) <= wm {
+                    break; // this window and all earlier ones are cleaned up
+                }
+                if self.max_timestamp(start) <= wm {
+                    to_fire.push(start);
+                }
+                start -= slide;
+            }
+            for start in to_fire {
+                self.fire(&nk.0, start, ctx, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The timer of `key` at `t` came: fire and clean what is due, set the next timer.
+    fn on_key_timer(
+        &mut self,
+        key: K,
+        t: Timestamp,
+        ctx: &OperatorContext,
+        out: &mut Emitter<'_, F::Out>,
+    ) -> Result<()> {
+        let nk = Namespaced(key, KEY_NS);
+        let Some(range) = self
+            .store
+            .read_entry::<SliceRange, _>(&self.names.range, &nk, |r| r.copied())?
+        else {
+            return Ok(());
+        };
+        if range.timer != t {
+            return Ok(()); // replaced by an earlier timer
+        }
+        let key = nk.0;
+        let size = self.geometry.size;
+        let intersects = |s: Timestamp| s <= range.last && s.saturating_add(size) > range.first;
+        let fire_start = t.saturating_add(1).saturating_sub(size);
+        let mut fired = None;
+        if self.is_start(fire_start) && intersects(fire_start) {
+            fired = Some(self.fire(&key, fire_start, ctx, out)?);
+        }
+        let clean_start = if self.event_time {
+            fire_start.saturating_sub(self.lateness)
+        } else {
+            fire_start
+        };
+        let mut range = Some(range);
+        if self.is_start(clean_start)
+            && self.cleanup_time(clean_start) == t
+            && intersects(clean_start)
+        {
+            let live = if clean_start == fire_start {
+                fired
+            } else {
+                None
+            };
+            range = self.clear(&key, clean_start, live, ctx, out)?;
+        }
+        let Some(mut range) = range else {
+            return Ok(());
+        };
+        let next = self.next_event(self.first_window_of(range.first), range.last, t);
+        range.timer = next.unwrap_or(i64::MAX);
+        let nk = Namespaced(key, KEY_NS);
+        self.store
+            .with_entry::<SliceRange, _>(&self.names.range, &nk, |r| *r = Some(range))?;
+        if let Some(next) = next {
+            self.push_timer(nk.0, next, ctx);
         }
         Ok(())
     }
@@ -335,20 +596,8 @@ where
                 break;
             }
             let (t, due) = entry.remove_entry();
-            for (key, start) in due {
-                let live = self
-                    .keys
-                    .get(&key)
-                    .is_some_and(|ks| ks.windows.contains_key(&start));
-                if !live {
-                    continue;
-                }
-                if t == start.saturating_add(self.geometry.size) - 1 {
-                    self.fire(&key, start, ctx, out)?;
-                }
-                if t == self.cleanup_time(start) {
-                    self.clear(&key, start, ctx, out)?;
-                }
+            for key in due {
+                self.on_key_timer(key, t, ctx, out)?;
                 out.flush_if_full()?;
             }
         }
@@ -364,6 +613,10 @@ where
     F: WindowFn<K, T, A::W>,
     KF: Fn(&T) -> K + Send,
 {
+    fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.ensure_store(ctx)
+    }
+
     fn process_batch(
         &mut self,
         batch: &mut Vec<Record<T>>,
@@ -408,51 +661,26 @@ where
     }
 
     fn snapshot_state(&mut self, ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
-        let mut timers: HashMap<&K, Vec<(Timestamp, Timestamp)>, foldhash::fast::RandomState> =
-            HashMap::default();
-        for (&t, due) in &self.timers {
-            for (key, start) in due {
-                timers.entry(key).or_default().push((t, *start));
-            }
-        }
-        let mut entries = Vec::with_capacity(self.keys.len());
-        for (key, ks) in &self.keys {
-            let windows = ks
-                .windows
-                .iter()
-                .map(|(&start, live)| Ok((start, live.window_state.encoded()?)))
-                .collect::<Result<Vec<_>>>()?;
-            let snap = SlicesSnapshot {
-                slices: ks.slices.iter().map(|(&s, a)| (s, a.clone())).collect(),
-                windows,
-                global_state: ks.global_state.encoded()?,
-                // Timers of windows no longer live are dropped: they would fire nothing.
-                timers: timers.remove(key).unwrap_or_default(),
-            };
-            entries.push((key.clone(), snap));
-        }
-        out.keyed_deferred(SLICES_STATE, ctx.max_parallelism, entries);
+        self.store.snapshot(ctx, out)
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        self.store.notify_checkpoint_complete(id);
         Ok(())
     }
 
     fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
-        let entries: Vec<(K, SlicesSnapshot<F::Acc>)> = state.keyed_entries(SLICES_STATE)?;
-        for (key, snap) in entries {
-            for (t, start) in snap.timers {
-                self.timers.entry(t).or_default().push((key.clone(), start));
+        self.ensure_store(ctx)?;
+        self.store.restore(state)?;
+        for nk in self.store.keys(SLICING_KEY_STATE) {
+            let range = self
+                .store
+                .read_entry::<SliceRange, _>(&self.names.range, &nk, |r| r.copied())?;
+            if let Some(range) = range
+                && range.timer != i64::MAX
+            {
+                self.timers.entry(range.timer).or_default().push(nk.0);
             }
-            let ks = self.keys.entry(key).or_insert_with(KeySlices::new);
-            ks.slices.extend(snap.slices);
-            ks.windows
-                .extend(snap.windows.into_iter().map(|(start, ws)| {
-                    (
-                        start,
-                        Live {
-                            window_state: StateSlot::restored(ws),
-                        },
-                    )
-                }));
-            ks.global_state = StateSlot::restored(snap.global_state);
         }
         if !self.event_time
             && let Some((&next, _)) = self.timers.first_key_value()

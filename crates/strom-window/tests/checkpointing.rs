@@ -770,9 +770,17 @@ fn snapshots_use_stable_state_names_and_key_groups() {
     s.run(input);
     let sections = s.snapshot().materialize().unwrap();
     assert!(sections.len() > 5);
-    for sec in sections {
-        assert_eq!(sec.state(), strom_window::slicing::SLICES_STATE);
-    }
+    let names: std::collections::BTreeSet<&str> = sections.iter().map(|s| s.state()).collect();
+    assert_eq!(
+        names,
+        [
+            strom_window::slicing::SLICES_STATE,
+            strom_window::slicing::SLICING_KEY_STATE
+        ]
+        .into_iter()
+        .collect(),
+        "slices and each key's slice range; a reduce keeps no function state"
+    );
     let mut j = Harness::<JoinIn, _, V, _>::new(interval_join(), 0, 1, 0, &[]);
     let input = join_input(15, 30, 20);
     j.run(&input[..input.len() - 1]);
