@@ -390,8 +390,9 @@ fn state_dir_needs_the_disk_backend() {
     assert!(!dir.path().join("out.csv").exists());
 }
 
-/// `strom bench sensors` with checkpoints reports, on its last line, the throughput and the
-/// size of the largest checkpoint (the window state the job carried); without, it says so.
+/// `strom bench sensors` with checkpoints reports, on its last line, the throughput, the
+/// size of the last and of the largest checkpoint (the window state the job carried) and
+/// what the checkpoints wrote, on either state backend; without, it says so.
 #[test]
 fn bench_sensors_reports_checkpoint_bytes() {
     let dir = tempfile::tempdir().unwrap();
@@ -410,21 +411,49 @@ fn bench_sensors_reports_checkpoint_bytes() {
         stdout.lines().last().unwrap_or_default().to_string()
     };
     let chk = dir.path().join("chk");
-    let with = run(&[
-        "--checkpoint-interval",
-        "10ms",
-        "--checkpoint-dir",
-        chk.to_str().unwrap(),
-    ]);
-    assert!(
-        field(&with, "events_per_s=").is_some_and(|v| v > 0),
-        "{with}"
-    );
-    // 500 sensors with hour-long windows sliding by a minute: tens of kilobytes at least.
-    let bytes = field(&with, "checkpoint_bytes=").unwrap_or(0);
-    assert!(bytes > 20_000, "{with}");
-    assert!(field(&with, "checkpoint_written_bytes=").is_some_and(|w| w > 0 && w <= bytes));
-    assert!(with.contains("checkpoints=on"), "{with}");
+    let state = dir.path().join("state");
+    let mut largest = Vec::new();
+    for backend in [
+        &["--state-backend", "heap"][..],
+        &[
+            "--state-backend",
+            "disk",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    ] {
+        let mut args = vec![
+            "--checkpoint-interval",
+            "10ms",
+            "--checkpoint-dir",
+            chk.to_str().unwrap(),
+        ];
+        args.extend_from_slice(backend);
+        let with = run(&args);
+        assert!(
+            with.contains(&format!("state_backend={}", backend[1])),
+            "{with}"
+        );
+        assert!(
+            field(&with, "events_per_s=").is_some_and(|v| v > 0),
+            "{with}"
+        );
+        // 500 sensors with hour-long windows sliding by a minute: tens of kilobytes at least.
+        let max = field(&with, "checkpoint_max_bytes=").unwrap_or(0);
+        assert!(max > 20_000, "{with}");
+        let last = field(&with, "checkpoint_bytes=").unwrap_or(u64::MAX);
+        assert!(last <= max, "{with}");
+        assert!(field(&with, "checkpoint_written_bytes=").is_some_and(|w| w > 0 && w <= max));
+        assert!(
+            field(&with, "checkpoints=").is_some_and(|n| n > 0),
+            "{with}"
+        );
+        largest.push(max);
+    }
+    // Both backends checkpoint the same state in the same format, give or take the
+    // moment the barrier fell.
+    let (heap, disk) = (largest[0] as f64, largest[1] as f64);
+    assert!(heap / disk < 3.0 && disk / heap < 3.0, "{largest:?}");
     let without = run(&[]);
     assert!(without.contains("checkpoints=off"), "{without}");
     assert!(

@@ -65,14 +65,17 @@ pub(crate) enum Bench {
         #[arg(long, default_value = "200ms", value_parser = crate::jobs::duration::parse_duration)]
         watermark_interval: std::time::Duration,
         /// Take exactly-once checkpoints this often (needs --checkpoint-dir). The last line
-        /// then adds `checkpoint_bytes=` (state in the largest completed checkpoint of the
-        /// last run: the state the job carried while it ran) and `checkpoint_written_bytes=`
-        /// (what that checkpoint wrote).
+        /// then adds, for the last run, `checkpoint_bytes=` (state in the last completed
+        /// checkpoint), `checkpoint_max_bytes=` (state in the largest: the state the job
+        /// carried while it ran), `checkpoint_written_bytes=` (bytes the checkpoints wrote,
+        /// on average: less than the state when they are incremental) and `checkpoints=`.
         #[arg(long, requires = "checkpoint_dir", value_parser = crate::jobs::duration::parse_duration)]
         checkpoint_interval: Option<std::time::Duration>,
         /// Where checkpoints go (a directory, or s3://…); emptied before each run.
         #[arg(long, requires = "checkpoint_interval")]
         checkpoint_dir: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        state: super::state_backend::StateBackendArgs,
         /// Repetitions; the median is reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
@@ -197,10 +200,12 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
             watermark_interval,
             checkpoint_interval,
             checkpoint_dir,
+            state,
             runs,
         } => {
+            let state_backend = state.config()?;
             let mut rates = Vec::new();
-            let mut last_checkpoint = None;
+            let mut last_checkpoints = Vec::new();
             for run in 0..runs.max(1) {
                 let checkpointing = checkpoint_interval.zip(checkpoint_dir.clone());
                 if let Some((_, dir)) = &checkpointing
@@ -221,6 +226,7 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
                     watermark_interval,
                     parallelism,
                     checkpointing,
+                    state_backend: state_backend.clone(),
                 };
                 let start = Instant::now();
                 let (result, rows) = crate::jobs::sensors::run_generated(&cfg)?;
@@ -245,22 +251,30 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
                     ))
                 );
                 rates.push(rate);
-                last_checkpoint = during.cloned();
+                last_checkpoints = result.checkpoints;
             }
             rates.sort_by(f64::total_cmp);
             let median = rates[rates.len() / 2];
-            let checkpoint = match (&checkpoint_interval, &last_checkpoint) {
-                (Some(_), Some(c)) => format!(
-                    " checkpoints=on checkpoint_bytes={} checkpoint_written_bytes={}",
-                    c.state_bytes, c.written_bytes
-                ),
-                (Some(_), None) => {
-                    " checkpoints=on checkpoint_bytes=0 checkpoint_written_bytes=0".to_string()
+            let checkpoint = match &checkpoint_interval {
+                Some(_) => {
+                    let n = last_checkpoints.len() as u64;
+                    let last = last_checkpoints.last().map_or(0, |c| c.state_bytes);
+                    let max = last_checkpoints.iter().map(|c| c.state_bytes).max();
+                    let written: u64 = last_checkpoints.iter().map(|c| c.written_bytes).sum();
+                    format!(
+                        " checkpoints={n} checkpoint_bytes={last} checkpoint_max_bytes={} checkpoint_written_bytes={}",
+                        max.unwrap_or(0),
+                        written.checked_div(n).unwrap_or(0)
+                    )
                 }
-                (None, _) => " checkpoints=off".to_string(),
+                None => " checkpoints=off".to_string(),
+            };
+            let backend = match state_backend {
+                StateBackendConfig::Heap => "heap",
+                StateBackendConfig::Disk { .. } => "disk",
             };
             println!(
-                "sensors events={events} parallelism={parallelism} window={window:?}{checkpoint} per_core={:.0} events_per_s={median:.0}",
+                "sensors events={events} parallelism={parallelism} window={window:?} state_backend={backend}{checkpoint} per_core={:.0} events_per_s={median:.0}",
                 median / parallelism as f64
             );
             Ok(())

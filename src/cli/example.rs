@@ -1,10 +1,10 @@
 //! `strom example …`: bundled jobs that run over files or the generator.
 
+use super::state_backend::StateBackendArgs;
 use crate::jobs::Job;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use strom::JobResult;
-use strom::prelude::*;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum Example {
@@ -50,6 +50,8 @@ pub(crate) enum Example {
         #[arg(long)]
         rate: Option<f64>,
         #[command(flatten)]
+        state: StateBackendArgs,
+        #[command(flatten)]
         explain: ExplainArg,
     },
     /// Three strictly rising temperatures of one sensor (consecutive readings in
@@ -91,18 +93,8 @@ pub(crate) enum Example {
         /// Read at most this many input records per second.
         #[arg(long)]
         rate: Option<f64>,
-        /// Where the pattern's per-key state lives: `heap` (in memory) or `disk` (an
-        /// embedded on-disk store, for state larger than memory).
-        #[arg(long, value_enum, default_value_t = StateBackendKind::Heap)]
-        state_backend: StateBackendKind,
-        /// Working directory of the disk backend (one sub-directory per subtask, removed
-        /// when the job ends; checkpoints do not go here). Default: `strom-state` in the
-        /// system's temporary directory ($TMPDIR or /tmp).
-        #[arg(long)]
-        state_dir: Option<PathBuf>,
-        /// Memory of the disk backend for caches and write buffers, per subtask, MiB.
-        #[arg(long, default_value_t = 64)]
-        state_cache_mb: u64,
+        #[command(flatten)]
+        state: StateBackendArgs,
         #[command(flatten)]
         explain: ExplainArg,
     },
@@ -195,15 +187,6 @@ pub(crate) enum ExplainFormat {
     Json,
 }
 
-/// `--state-backend`.
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StateBackendKind {
-    /// Every state object in memory.
-    Heap,
-    /// An embedded on-disk store.
-    Disk,
-}
-
 /// Print the plan of `job` as `format` asks, or run it and report its result.
 fn explain_or_run(
     job: Job,
@@ -251,6 +234,7 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
             checkpoint_dir,
             restore,
             rate,
+            state,
             explain,
         } => {
             check_rate(rate)?;
@@ -266,6 +250,7 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
                 checkpointing: checkpoint_interval.zip(checkpoint_dir),
                 restore,
                 rate,
+                state_backend: state.config()?,
             };
             explain_or_run(crate::jobs::sensors::build(&cfg)?, explain, |_| {})
         }
@@ -281,26 +266,12 @@ pub(crate) fn run(example: Example) -> anyhow::Result<()> {
             checkpoint_dir,
             restore,
             rate,
-            state_backend,
-            state_dir,
-            state_cache_mb,
+            state,
             explain,
         } => {
             check_rate(rate)?;
             anyhow::ensure!(!within.is_zero(), "--within must be longer than 0");
-            let state_backend = match state_backend {
-                StateBackendKind::Heap => {
-                    anyhow::ensure!(
-                        state_dir.is_none(),
-                        "--state-dir is for --state-backend disk"
-                    );
-                    StateBackendConfig::Heap
-                }
-                StateBackendKind::Disk => StateBackendConfig::Disk {
-                    dir: state_dir.unwrap_or_else(|| std::env::temp_dir().join("strom-state")),
-                    cache_bytes: state_cache_mb.max(1).saturating_mul(1 << 20),
-                },
-            };
+            let state_backend = state.config()?;
             let cfg = crate::jobs::rising::RisingConfig {
                 input,
                 output,

@@ -8,6 +8,7 @@ mod bench_nexmark;
 mod example;
 mod nexmark;
 pub mod savepoint;
+mod state_backend;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

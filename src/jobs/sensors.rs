@@ -142,6 +142,8 @@ pub struct SensorsConfig {
     pub restore: Option<String>,
     /// Emit at most this many input records per second (in total).
     pub rate: Option<f64>,
+    /// Where the windows' state lives.
+    pub state_backend: StateBackendConfig,
 }
 
 /// Count, sum, min and max of a window.
@@ -308,7 +310,7 @@ pub fn build(cfg: &SensorsConfig) -> Result<Job, StromError> {
         cfg.parallelism,
         cfg.checkpointing.as_ref(),
         cfg.restore.as_deref(),
-        StateBackendConfig::Heap,
+        cfg.state_backend.clone(),
     )?;
     let env = job.env();
     let source = sensor_source(cfg.input.clone());
@@ -385,6 +387,8 @@ pub struct GeneratorConfig {
     pub parallelism: usize,
     /// Exactly-once checkpoints: interval and directory.
     pub checkpointing: Option<(Duration, PathBuf)>,
+    /// Where the windows' state lives.
+    pub state_backend: StateBackendConfig,
 }
 
 /// Event `i` of the generator: sensor `i % sensors`, in event-time order per subtask
@@ -427,7 +431,7 @@ pub fn run_generated(cfg: &GeneratorConfig) -> Result<(strom::JobResult, u64), S
         p,
         cfg.checkpointing.as_ref(),
         None,
-        StateBackendConfig::Heap,
+        cfg.state_backend.clone(),
     )?
     .env;
     let (sensors, interval, events) = (cfg.sensors.max(1), cfg.interval_ms, cfg.events);

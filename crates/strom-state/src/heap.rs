@@ -219,7 +219,9 @@ fn raw_sections(state: &str, entries: &[RawEntry], out: &mut SectionSink<'_>) {
 /// Keeps every state object in memory (Flink's `HashMapStateBackend`), with incremental
 /// snapshots (see the [module documentation](self)).
 pub struct HeapBackend<K> {
-    tables: Map<StateName, Box<dyn ErasedTable<K>>>,
+    /// The typed tables, by state name (a handful per operator: a list, searched by the
+    /// name's pointer first, beats hashing the name on every access).
+    tables: Vec<(StateName, Box<dyn ErasedTable<K>>)>,
     /// Restored states no handle has used yet.
     restored: Map<StateName, RawTable<K>>,
     /// The epoch objects written now are stamped with (starts at 1).
@@ -232,7 +234,7 @@ pub struct HeapBackend<K> {
 impl<K> Default for HeapBackend<K> {
     fn default() -> Self {
         HeapBackend {
-            tables: Map::default(),
+            tables: Vec::new(),
             restored: Map::default(),
             epoch: RESTORED_EPOCH + 1,
             bases: Vec::new(),
@@ -245,33 +247,49 @@ impl<K> Default for HeapBackend<K> {
 const MAX_TOMBSTONES: usize = 1 << 16;
 
 impl<K: Key> HeapBackend<K> {
+    /// Where the table of `name` is in `tables`.
+    #[inline]
+    fn position(&self, name: &str) -> Option<usize> {
+        let ptr = name.as_ptr();
+        self.tables
+            .iter()
+            .position(|(n, _)| std::ptr::eq(n.as_ptr(), ptr) && n.len() == name.len())
+            .or_else(|| self.tables.iter().position(|(n, _)| &**n == name))
+    }
+
+    #[inline]
     fn table<S: Data>(&mut self, name: &StateName, operator: &str) -> Result<&mut HeapTable<K, S>> {
-        if !self.tables.contains_key(name) {
-            let mut entries = Map::default();
-            if let Some(raw) = self.restored.get(name) {
-                entries.reserve(raw.keys.len());
-                for (k, e) in raw.keys.iter().zip(raw.entries.iter()) {
-                    let s: S = decode(&e.object).map_err(|m| incompatible(operator, name, m))?;
-                    entries.insert(k.clone(), (Some(s), RESTORED_EPOCH));
-                }
-                self.restored.remove(name);
-            }
-            self.tables.insert(
-                Arc::clone(name),
-                Box::new(HeapTable::<K, S> {
-                    entries,
-                    deleted: Map::default(),
-                }),
-            );
-        }
-        let t = self
-            .tables
-            .get_mut(name)
-            .ok_or_else(|| StromError::Internal(format!("state table '{name}' vanished")))?;
+        let at = match self.position(name) {
+            Some(at) => at,
+            None => self.create_table::<S>(name, operator)?,
+        };
+        let t = &mut self.tables[at].1;
         let found = t.type_name();
         t.as_any_mut()
             .downcast_mut::<HeapTable<K, S>>()
             .ok_or_else(|| two_types(name, found, std::any::type_name::<S>()))
+    }
+
+    /// Make the table of `name` (from its restored entries, if any); its position.
+    #[cold]
+    fn create_table<S: Data>(&mut self, name: &StateName, operator: &str) -> Result<usize> {
+        let mut entries = Map::default();
+        if let Some(raw) = self.restored.get(name) {
+            entries.reserve(raw.keys.len());
+            for (k, e) in raw.keys.iter().zip(raw.entries.iter()) {
+                let s: S = decode(&e.object).map_err(|m| incompatible(operator, name, m))?;
+                entries.insert(k.clone(), (Some(s), RESTORED_EPOCH));
+            }
+            self.restored.remove(name);
+        }
+        self.tables.push((
+            Arc::clone(name),
+            Box::new(HeapTable::<K, S> {
+                entries,
+                deleted: Map::default(),
+            }),
+        ));
+        Ok(self.tables.len() - 1)
     }
 
     #[inline]
@@ -319,8 +337,8 @@ impl<K: Key> HeapBackend<K> {
     }
 
     pub(crate) fn keys(&self, name: &str) -> Vec<K> {
-        if let Some(t) = self.tables.get(name) {
-            t.keys()
+        if let Some(at) = self.position(name) {
+            self.tables[at].1.keys()
         } else if let Some(raw) = self.restored.get(name) {
             raw.keys.clone()
         } else {
@@ -351,8 +369,8 @@ impl<K: Key> HeapBackend<K> {
     }
 
     pub(crate) fn len(&self, name: &str) -> usize {
-        if let Some(t) = self.tables.get(name) {
-            t.len()
+        if let Some(at) = self.position(name) {
+            self.tables[at].1.len()
         } else {
             self.restored.get(name).map_or(0, |raw| raw.keys.len())
         }
@@ -370,7 +388,7 @@ impl<K: Key> HeapBackend<K> {
             CheckpointKind::Checkpoint => ctx.incremental_base,
             CheckpointKind::Savepoint { .. } => None,
         };
-        let (tombstones, live) = self.tables.values().fold((0, 0), |(t, l), table| {
+        let (tombstones, live) = self.tables.iter().fold((0, 0), |(t, l), (_, table)| {
             (t + table.tombstones(), l + table.len())
         });
         let since = base
@@ -382,7 +400,7 @@ impl<K: Key> HeapBackend<K> {
             if since.is_none() {
                 // A complete snapshot: deltas from now on build on it or on later ones.
                 self.bases.clear();
-                for table in self.tables.values_mut() {
+                for (_, table) in &mut self.tables {
                     table.prune(None);
                 }
             }
@@ -414,7 +432,7 @@ impl<K: Key> HeapBackend<K> {
         if let Some(p) = self.bases.iter().position(|(b, _)| *b == id) {
             self.bases.drain(..p);
             let epoch = self.bases[0].1;
-            for table in self.tables.values_mut() {
+            for (_, table) in &mut self.tables {
                 table.prune(Some(epoch));
             }
         }
@@ -433,7 +451,7 @@ impl<K: Key> HeapBackend<K> {
         blobs: &[KeyedBlob],
         operator: &str,
     ) -> Result<()> {
-        if self.tables.contains_key(name) || self.restored.contains_key(name) {
+        if self.position(name).is_some() || self.restored.contains_key(name) {
             return Err(state_error(
                 operator,
                 name,

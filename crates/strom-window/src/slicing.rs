@@ -20,15 +20,19 @@
 //! or disk), under [`Namespaced`] keys `(key, time)` in the key's key group, as Flink keeps
 //! window state namespaced by window:
 //!
-//! * [`SLICES_STATE`]: `(key, slice start)` → the slice's accumulator;
+//! * [`SLICES_STATE`]: `(key, block start)` → the accumulators of the key's slices in that
+//!   block, by slice start. A block is as many slices as make at most eight blocks per
+//!   window (one slice for tumbling windows), so that a firing window reads a few entries
+//!   rather than one per slice, and a checkpoint still carries only the blocks written
+//!   since the last one;
 //! * [`WINDOW_FUNCTION_STATE`]: `(key, window start)` → the process function's per-window
 //!   state, encoded (only for functions that use it);
 //! * [`GLOBAL_FUNCTION_STATE`]: `(key, 0)` → the function's per-key state across windows;
 //! * [`SLICING_KEY_STATE`]: `(key, 0)` → [`SliceRange`]: the earliest and latest slice
 //!   with data and the key's pending timer.
 //!
-//! So an element costs one read-modify-write of one slice, a firing window one read per
-//! slice, and an incremental checkpoint carries only the slices written since the last one.
+//! So an element costs one read-modify-write of one block, a firing window at most nine
+//! reads, and an incremental checkpoint carries only the blocks written since the last one.
 //!
 //! ## Timers
 //!
@@ -53,7 +57,8 @@ use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
 use strom_state::{KeyedStateBackend, KeyedStateStore, Namespaced, StateName};
 use strom_types::{Record, Timestamp};
 
-/// The keyed state of the slices' accumulators: `(key, slice start)` → accumulator.
+/// The keyed state of the slices' accumulators: `(key, block start)` → the block's slices
+/// (start and accumulator, ascending).
 pub const SLICES_STATE: &str = "slices";
 /// The keyed state of a process function's per-window state: `(key, window start)` → its
 /// encoding.
@@ -91,6 +96,19 @@ fn gcd(a: i64, b: i64) -> i64 {
 
 type Store<K> = KeyedStateStore<Namespaced<K, Timestamp>>;
 
+/// The slices of one block, by start, ascending.
+type Block<Acc> = Vec<(Timestamp, Option<Acc>)>;
+
+/// At most this many blocks hold the slices of one window.
+const BLOCKS_PER_WINDOW: i64 = 8;
+
+/// The block length for windows of `size` cut in slices of `pane`: as few panes as give
+/// at most [`BLOCKS_PER_WINDOW`] blocks per window.
+fn block_length(size: i64, pane: i64) -> i64 {
+    let panes = (size / pane).max(1);
+    pane * ((panes + BLOCKS_PER_WINDOW - 1) / BLOCKS_PER_WINDOW)
+}
+
 /// The sliced window operator over a keyed stream.
 pub struct SlicingWindowOperator<K, T, A, F, KF>
 where
@@ -102,6 +120,8 @@ where
     func: F,
     geometry: Alignment,
     pane: i64,
+    /// Length of a block of slices stored together, a multiple of `pane`.
+    block: i64,
     lateness: i64,
     late_tag: Option<OutputTag<T>>,
     event_time: bool,
@@ -143,6 +163,7 @@ where
             assigner,
             func,
             pane: gcd(geometry.size, geometry.slide),
+            block: block_length(geometry.size, gcd(geometry.size, geometry.slide)),
             geometry,
             lateness: allowed_lateness.max(0),
             late_tag,
@@ -299,16 +320,23 @@ where
         let mut nk = Namespaced(key.clone(), start);
         let mut acc: Option<F::Acc> = None;
         let end = start.saturating_add(self.geometry.size);
-        let mut s = start;
-        while s < end {
-            nk.1 = s;
+        let mut b = self.block_of(start);
+        while b < end {
+            nk.1 = b;
             let func = &mut self.func;
             self.store
-                .read_entry::<F::Acc, _>(&self.names.slices, &nk, |a| match a {
-                    Some(a) => func.merge(&mut acc, Some(a.clone())),
-                    None => Ok(()),
+                .read_entry::<Block<F::Acc>, _>(&self.names.slices, &nk, |block| {
+                    for (s, a) in block.into_iter().flatten() {
+                        if *s >= start
+                            && *s < end
+                            && let Some(a) = a
+                        {
+                            func.merge(&mut acc, Some(a.clone()))?;
+                        }
+                    }
+                    Ok::<_, StromError>(())
                 })??;
-            s += self.pane;
+            b += self.block;
         }
         if acc.is_none() {
             return Ok(false);
@@ -338,22 +366,41 @@ where
         Ok(true)
     }
 
+    /// The start of the block holding slice (or time) `t`.
+    fn block_of(&self, t: Timestamp) -> Timestamp {
+        TimeWindow::start_with_offset(t, self.geometry.offset, self.block)
+    }
+
+    /// The earliest slice of `key` with data starting in `[from, to]`.
+    fn first_slice_from(
+        &mut self,
+        key: &K,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Option<Timestamp>> {
+        let mut nk = Namespaced(key.clone(), self.block_of(from));
+        while nk.1 <= to {
+            let found =
+                self.store
+                    .read_entry::<Block<F::Acc>, _>(&self.names.slices, &nk, |block| {
+                        block.and_then(|v| {
+                            v.iter()
+                                .find(|(s, a)| *s >= from && *s <= to && a.is_some())
+                                .map(|(s, _)| *s)
+                        })
+                    })?;
+            if found.is_some() {
+                return Ok(found);
+            }
+            nk.1 += self.block;
+        }
+        Ok(None)
+    }
+
     /// Whether some slice of window `start` of `key` holds data.
     fn has_data(&mut self, key: &K, start: Timestamp) -> Result<bool> {
-        let mut nk = Namespaced(key.clone(), start);
         let end = start.saturating_add(self.geometry.size);
-        let mut s = start;
-        while s < end {
-            nk.1 = s;
-            if self
-                .store
-                .read_entry::<F::Acc, _>(&self.names.slices, &nk, |a| a.is_some())?
-            {
-                return Ok(true);
-            }
-            s += self.pane;
-        }
-        Ok(false)
+        Ok(self.first_slice_from(key, start, end - 1)?.is_some())
     }
 
     /// Window `start` of `key` is cleaned up: the function's `clear` (when the window held
@@ -395,33 +442,30 @@ where
         // Drop the slices before the next window's start, then skip empty slices so that
         // the key's timers do not walk through gaps.
         nk.1 = KEY_NS;
-        let Some(mut range) =
-            self.store
-                .read_entry::<SliceRange, _>(&self.names.range, &nk, |r| r.copied())?
+        let Some(range) = self
+            .store
+            .read_entry::<SliceRange, _>(&self.names.range, &nk, |r| r.copied())?
         else {
             return Ok(None);
         };
         let cutoff = start.saturating_add(self.geometry.slide);
-        let mut s = range.first;
-        while s < cutoff && s <= range.last {
-            nk.1 = s;
+        let mut b = self.block_of(range.first);
+        while b < cutoff && b <= range.last {
+            nk.1 = b;
             self.store
-                .with_entry::<F::Acc, _>(&self.names.slices, &nk, |a| *a = None)?;
-            s += self.pane;
+                .with_entry::<Block<F::Acc>, _>(&self.names.slices, &nk, |block| {
+                    if let Some(v) = block {
+                        v.retain(|(s, _)| *s >= cutoff);
+                        if v.is_empty() {
+                            *block = None;
+                        }
+                    }
+                })?;
+            b += self.block;
         }
-        range.first = range.first.max(cutoff);
-        while range.first <= range.last {
-            nk.1 = range.first;
-            if self
-                .store
-                .read_entry::<F::Acc, _>(&self.names.slices, &nk, |a| a.is_some())?
-            {
-                break;
-            }
-            range.first += self.pane;
-        }
+        let first = self.first_slice_from(key, range.first.max(cutoff), range.last)?;
         nk.1 = KEY_NS;
-        let kept = (range.first <= range.last).then_some(range);
+        let kept = first.map(|first| SliceRange { first, ..range });
         self.store
             .with_entry::<SliceRange, _>(&self.names.range, &nk, |r| *r = kept)?;
         Ok(kept)
@@ -460,13 +504,34 @@ where
             return Ok(());
         }
         let slice = TimeWindow::start_with_offset(t, offset, self.pane);
-        let mut nk = Namespaced((self.key_of)(&r.value), slice);
+        let mut nk = Namespaced((self.key_of)(&r.value), self.block_of(slice));
         let func = &mut self.func;
         let (added, new_slice) =
             self.store
-                .with_entry::<F::Acc, _>(&self.names.slices, &nk, |slot| {
-                    let new = slot.is_none();
-                    (func.add(slot, &r.value), new)
+                .with_entry::<Block<F::Acc>, _>(&self.names.slices, &nk, |block| {
+                    let v = block.get_or_insert_with(Vec::new);
+                    // Slices mostly arrive in order: look at the last one first.
+                    let at = match v.last() {
+                        Some((s, _)) if *s == slice => Ok(v.len() - 1),
+                        Some((s, _)) if *s < slice => Err(v.len()),
+                        None => Err(0),
+                        _ => v.binary_search_by_key(&slice, |(s, _)| *s),
+                    };
+                    let (at, new) = match at {
+                        Ok(at) => (at, false),
+                        Err(at) => {
+                            v.insert(at, (slice, None));
+                            (at, true)
+                        }
+                    };
+                    let added = func.add(&mut v[at].1, &r.value);
+                    if v[at].1.is_none() {
+                        v.remove(at);
+                    }
+                    if v.is_empty() {
+                        *block = None;
+                    }
+                    (added, new)
                 })?;
         added?;
         // A window already past the watermark but within the allowed lateness fires again at
