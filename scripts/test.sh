@@ -20,7 +20,9 @@
 #      with slow-timeouts so that no test can hang). cargo-nextest must be installed:
 #      `cargo install cargo-nextest --locked`.
 #   2b. On a full run (no args), the variants: the window, join, two-input, CEP and golden
-#      tests again with STROM_CHANNELS=serialized, and `-p strom --no-default-features`.
+#      tests again with STROM_CHANNELS=serialized, and again with STROM_STATE_BACKEND=disk
+#      (every job that does not choose a backend runs on the disk backend), and
+#      `-p strom --no-default-features`.
 #   3. The doctests, `cargo test --workspace --doc` (nextest does not run doctests). With
 #      args, only those that select packages (-p/--package X) are passed on; any other arg
 #      (a test filter, a nextest option) skips the doctests, since they are not a subset
@@ -187,8 +189,8 @@ cargo nextest run ${workspace[@]+"${workspace[@]}"} --profile "${profile}" "$@" 
 # ---------------------------------------------------------------------------------------
 # 2b. Variants, on a full run only (no args): the tests of windows, joins, two-input
 #     operators, CEP and the golden files with every channel serialized (what crosses a
-#     task boundary is encoded and decoded, as over a network), and the façade built with
-#     no default features (the core alone).
+#     task boundary is encoded and decoded, as over a network), the same on the disk state
+#     backend, and the façade built with no default features (the core alone).
 if [[ $# -eq 0 ]]; then
     log "STROM_CHANNELS=serialized: windows, joins, two-input operators, CEP, golden files"
     STROM_CHANNELS=serialized cargo nextest run --profile "${profile}" \
@@ -198,6 +200,14 @@ if [[ $# -eq 0 ]]; then
         || status=$?
     STROM_CHANNELS=serialized cargo nextest run --profile "${profile}" \
         -p strom-window -p strom-cep -p strom-nexmark || status=$?
+    log "STROM_STATE_BACKEND=disk: windows, joins, CEP, golden files, checkpoints"
+    state_dir="$(mktemp -d "${TMPDIR:-/tmp}/strom-state-test.XXXXXX")"
+    STROM_STATE_BACKEND=disk STROM_STATE_DIR="${state_dir}" \
+        cargo nextest run --profile "${profile}" \
+        -p strom-cli --test golden --test windows --test window_properties --test joins \
+        --test cep_properties --test cep_scenarios --test checkpointing --test keyed_process \
+        || status=$?
+    rm -rf "${state_dir}"
     log "the façade with --no-default-features"
     cargo nextest run --profile "${profile}" -p strom --no-default-features || status=$?
 fi

@@ -485,3 +485,46 @@ fn an_unknown_strom_channels_value_fails_the_job() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+/// `STROM_STATE_BACKEND` picks the state backend of a job that does not choose one: with
+/// `disk` the sliding windows of `strom example sensors` run on the disk backend (in
+/// `STROM_STATE_DIR`) and give the heap backend's output exactly; an unknown value fails
+/// the job, naming it.
+#[test]
+fn strom_state_backend_picks_the_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let run = |out: &std::path::Path, backend: &str| {
+        let o = strom()
+            .args(["example", "sensors", "--window", "hop:10s,2s", "--input"])
+            .arg(golden_input())
+            .arg("--output")
+            .arg(out)
+            .env("STROM_STATE_BACKEND", backend)
+            .env("STROM_STATE_DIR", &state)
+            .output()
+            .unwrap();
+        (o.status.success(), String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (heap, disk) = (dir.path().join("heap.csv"), dir.path().join("disk.csv"));
+    let (ok, err) = run(&heap, "heap");
+    assert!(ok, "{err}");
+    assert!(!state.exists(), "the heap backend writes no state directory");
+    let (ok, err) = run(&disk, "disk");
+    assert!(ok, "{err}");
+    assert!(state.is_dir(), "the disk backend worked in STROM_STATE_DIR");
+    let (h, d) = (
+        std::fs::read_to_string(&heap).unwrap(),
+        std::fs::read_to_string(&disk).unwrap(),
+    );
+    assert!(h.lines().count() > 100, "{h}");
+    let sorted = |s: &str| {
+        let mut v: Vec<&str> = s.lines().collect();
+        v.sort_unstable();
+        v.join("\n")
+    };
+    assert_eq!(sorted(&h), sorted(&d));
+    let (ok, err) = run(&dir.path().join("x.csv"), "floppy");
+    assert!(!ok);
+    assert!(err.contains("STROM_STATE_BACKEND=\"floppy\""), "{err}");
+}

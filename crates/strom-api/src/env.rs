@@ -32,6 +32,8 @@ pub(crate) struct EnvInner {
     /// Side-output tag name → element type name, to reject one name used with two types.
     pub(crate) tag_types: HashMap<String, &'static str>,
     pub(crate) cancel: CancelHandle,
+    /// Whether the job chose its state backend (otherwise `STROM_STATE_BACKEND` may).
+    pub(crate) state_backend_set: bool,
 }
 
 /// The context of a streaming job (Flink's `StreamExecutionEnvironment`).
@@ -62,6 +64,7 @@ impl StreamEnv {
                 graph: JobGraph::default(),
                 config,
                 errors: Vec::new(),
+                state_backend_set: false,
                 tag_types: HashMap::new(),
                 cancel: CancelHandle::new(),
             })),
@@ -188,12 +191,18 @@ impl StreamEnv {
 
     /// Where keyed state lives: on the heap (default) or on disk, for state larger than
     /// memory. The backend holds the keyed state of process functions (value, list, map,
-    /// reducing and aggregating state) and of CEP; window contents, the
+    /// reducing and aggregating state), of CEP and of sliced windows (tumbling and
+    /// sliding windows with `reduce` or `aggregate`); the contents of other windows, the
     /// interval join's buffers and rolling aggregations are still kept on the heap whatever
-    /// the backend. The disk backend needs cargo feature `disk` (default); without it
-    /// `execute` fails before the job runs, saying so.
+    /// the backend. Without this call the environment variable `STROM_STATE_BACKEND`
+    /// (`heap` or `disk`, see [`StateBackendConfig::from_env`]) decides when the job
+    /// starts. The disk backend needs cargo feature `disk` (default); without it `execute`
+    /// fails before the job runs, saying so.
     pub fn with_state_backend(self, backend: StateBackendConfig) -> Self {
-        self.lock().config.state_backend = backend;
+        let mut g = self.lock();
+        g.config.state_backend = backend;
+        g.state_backend_set = true;
+        drop(g);
         self
     }
 
@@ -388,8 +397,9 @@ impl StreamEnv {
             return Err(StromError::InvalidJob(g.errors.join("; ")));
         }
         validate(&g.graph)?;
-        check_state_backend(&g.config.state_backend)?;
-        strom_runtime::explain(&g.graph, &g.config)
+        let mut config = g.config.clone();
+        config.state_backend = state_backend(&g)?;
+        strom_runtime::explain(&g.graph, &config)
     }
 
     /// Run the job in this process and wait for it to end.
@@ -404,14 +414,19 @@ impl StreamEnv {
                 g.graph = JobGraph::default();
                 return Err(StromError::InvalidJob(errors.join("; ")));
             }
-            if let Err(e) = check_state_backend(&g.config.state_backend) {
-                g.graph = JobGraph::default();
-                return Err(e);
-            }
+            let backend = match state_backend(&g) {
+                Ok(b) => b,
+                Err(e) => {
+                    g.graph = JobGraph::default();
+                    return Err(e);
+                }
+            };
             let graph = std::mem::take(&mut g.graph);
             g.tag_types.clear();
             let cancel = std::mem::replace(&mut g.cancel, CancelHandle::new());
-            (graph, g.config.clone(), cancel)
+            let mut config = g.config.clone();
+            config.state_backend = backend;
+            (graph, config, cancel)
         };
         // Hand the old handle to the running job; callers took it before execute.
         validate(&graph)?;
@@ -424,14 +439,20 @@ impl StreamEnv {
     }
 }
 
-/// The configured state backend is one this build has: the disk backend needs cargo
-/// feature `disk`, and a job asking for it in a build without it fails before it runs.
-fn check_state_backend(backend: &StateBackendConfig) -> Result<()> {
+/// The state backend the job runs with: the configured one, or the one
+/// `STROM_STATE_BACKEND` names when the job chose none. It must be one this build has:
+/// the disk backend needs cargo feature `disk`, and a job asking for it in a build without
+/// it fails before it runs.
+fn state_backend(g: &EnvInner) -> Result<StateBackendConfig> {
+    let backend = match (g.state_backend_set, StateBackendConfig::from_env()?) {
+        (false, Some(from_env)) => from_env,
+        _ => g.config.state_backend.clone(),
+    };
     match backend {
         StateBackendConfig::Disk { .. } if !strom_state::DISK_BACKEND => {
             Err(strom_state::disk_unavailable())
         }
-        _ => Ok(()),
+        b => Ok(b),
     }
 }
 

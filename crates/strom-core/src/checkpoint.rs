@@ -65,6 +65,32 @@ pub enum StateBackendConfig {
     },
 }
 
+impl StateBackendConfig {
+    /// The backend named by the environment variable `STROM_STATE_BACKEND`, `None` when
+    /// it is unset: `heap`, or `disk` in `STROM_STATE_DIR` (default: `strom-state` in the
+    /// system's temporary directory) with 64 MiB of cache per subtask. Jobs that do not
+    /// choose a backend in code use it, so a test suite can run on either backend
+    /// unchanged. An unknown value is an error naming it.
+    pub fn from_env() -> crate::Result<Option<StateBackendConfig>> {
+        let Ok(v) = std::env::var("STROM_STATE_BACKEND") else {
+            return Ok(None);
+        };
+        match v.trim() {
+            "" => Ok(None),
+            "heap" => Ok(Some(StateBackendConfig::Heap)),
+            "disk" => Ok(Some(StateBackendConfig::Disk {
+                dir: std::env::var_os("STROM_STATE_DIR")
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_else(|| std::env::temp_dir().join("strom-state")),
+                cache_bytes: 64 << 20,
+            })),
+            other => Err(crate::StromError::InvalidJob(format!(
+                "STROM_STATE_BACKEND={other:?} is not a state backend; use 'heap' or 'disk'"
+            ))),
+        }
+    }
+}
+
 /// One part of an operator subtask's snapshot.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum StateSection {

@@ -11,7 +11,7 @@
 //! took (`SnapshotContext::incremental_base`), the barrier copies only the objects written
 //! since and the deleted keys, and the writer thread encodes them as delta sections — the
 //! same format the disk backend writes. Otherwise (the first snapshot, after a restore, for
-//! savepoints, every `full_every` checkpoints, or when the tombstones outgrew the table) it
+//! savepoints, when the runtime asks for a complete checkpoint, or when the tombstones outgrew the table) it
 //! copies every table and writes complete sections. Reads through
 //! [`read_entry`](crate::KeyedStateBackend::read_entry) do not mark objects as written.
 //!

@@ -61,8 +61,10 @@ pub struct CheckpointConfig {
     pub retained: usize,
     /// Where checkpoints (and savepoints, under `savepoints/`) are written.
     pub storage: Arc<dyn CheckpointStorage>,
-    /// Every this many checkpoints a complete (non-incremental) snapshot is taken, so
-    /// that restore never reads a long chain of increments.
+    /// A complete (non-incremental) checkpoint is taken when the chain a restore would
+    /// read (the last complete checkpoint and the increments on it) has grown to twice the
+    /// complete one, and every this many checkpoints at the latest (default 100), so that
+    /// a restore never reads a long chain of increments.
     pub full_every: u64,
 }
 
@@ -78,7 +80,7 @@ impl CheckpointConfig {
             max_concurrent: 1,
             retained: 1,
             storage,
-            full_every: 10,
+            full_every: 100,
         }
     }
 

@@ -42,7 +42,7 @@ pub struct ProtocolConfig {
     pub max_concurrent: usize,
     /// Completed checkpoints kept.
     pub retained: usize,
-    /// Every this many checkpoints, a complete (non-incremental) one.
+    /// Every this many checkpoints, a complete (non-incremental) one at the latest.
     pub full_every: u64,
 }
 
@@ -258,6 +258,10 @@ pub struct CheckpointProtocol {
     last_trigger: Millis,
     last_completion: Option<Millis>,
     since_full: u64,
+    /// Bytes of the last complete checkpoint (0: none yet).
+    full_bytes: u64,
+    /// Bytes a restore of the last completed checkpoint reads (its whole chain).
+    chain_bytes: u64,
     completed_here: Option<CheckpointId>,
     out: Vec<Action>,
 }
@@ -312,6 +316,8 @@ impl CheckpointProtocol {
             last_trigger: now,
             last_completion: None,
             since_full: 0,
+            full_bytes: 0,
+            chain_bytes: 0,
             completed_here: None,
             out: Vec::new(),
         }
@@ -446,11 +452,14 @@ impl CheckpointProtocol {
         };
         let prefix = checkpoint_prefix(&barrier);
         // Incremental snapshots build on the last checkpoint completed by this run (a
-        // restored backend knows nothing of older runs' changes), except every
-        // `full_every` checkpoints; savepoints are always complete.
+        // restored backend knows nothing of older runs' changes), except when the chain
+        // a restore would read has grown to twice the last complete checkpoint, and every
+        // `full_every` checkpoints at the latest; savepoints are always complete.
         if kind == CheckpointKind::Checkpoint {
             self.since_full += 1;
-            if self.since_full >= self.cfg.full_every {
+            let chain_too_long =
+                self.full_bytes > 0 && self.chain_bytes >= self.full_bytes.saturating_mul(2);
+            if self.since_full >= self.cfg.full_every || chain_too_long {
                 self.since_full = 0;
                 self.out.push(Action::SetIncrementalBase(0));
             } else if let Some(last) = self.completed_here {
@@ -667,6 +676,11 @@ impl CheckpointProtocol {
         }
         match kind {
             CheckpointKind::Checkpoint => {
+                self.chain_bytes = metadata.stats.state_bytes;
+                if metadata.stats.written_bytes >= metadata.stats.state_bytes {
+                    // Nothing came from earlier checkpoints: a complete one.
+                    self.full_bytes = metadata.stats.state_bytes;
+                }
                 self.retained.push(metadata);
                 self.completed_here = Some(id);
                 self.out.push(Action::SetIncrementalBase(id));

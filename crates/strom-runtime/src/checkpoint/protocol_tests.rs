@@ -636,3 +636,31 @@ fn restore_without_checkpoints_or_with_only_damaged_ones() {
         ])
     );
 }
+
+#[test]
+fn a_chain_twice_the_complete_checkpoint_gets_a_complete_one() {
+    let mut cfg = config();
+    cfg.full_every = 100;
+    let mut p = protocol(cfg);
+    // 1: complete. 2: an increment as large as 1, so the chain of 2 reads twice 1.
+    run_checkpoint(&mut p, 1_000, None);
+    let a2 = p.handle(2_000, Event::Tick);
+    assert!(a2.contains(&Action::SetIncrementalBase(1)), "{a2:?}");
+    p.handle(2_001, ack(0, 2, Some(1)));
+    let m2 = metadata_write(&p.handle(2_002, ack(1, 2, Some(1))))
+        .expect("2")
+        .2;
+    assert_eq!(m2.stats.state_bytes, 2 * m2.stats.written_bytes);
+    p.handle(
+        2_003,
+        Event::MetadataWritten {
+            checkpoint: 2,
+            result: Ok(()),
+        },
+    );
+    let a3 = p.handle(3_000, Event::Tick);
+    assert!(
+        a3.contains(&Action::SetIncrementalBase(0)),
+        "the chain reached twice the complete checkpoint: {a3:?}"
+    );
+}
