@@ -504,12 +504,18 @@ fn strom_state_backend_picks_the_backend() {
             .env("STROM_STATE_DIR", &state)
             .output()
             .unwrap();
-        (o.status.success(), String::from_utf8_lossy(&o.stderr).to_string())
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
     };
     let (heap, disk) = (dir.path().join("heap.csv"), dir.path().join("disk.csv"));
     let (ok, err) = run(&heap, "heap");
     assert!(ok, "{err}");
-    assert!(!state.exists(), "the heap backend writes no state directory");
+    assert!(
+        !state.exists(),
+        "the heap backend writes no state directory"
+    );
     let (ok, err) = run(&disk, "disk");
     assert!(ok, "{err}");
     assert!(state.is_dir(), "the disk backend worked in STROM_STATE_DIR");
