@@ -269,9 +269,13 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
                 }
                 None => " checkpoints=off".to_string(),
             };
-            let backend = match state_backend {
-                StateBackendConfig::Heap => "heap",
-                StateBackendConfig::Disk { .. } => "disk",
+            let resolved = match &state_backend {
+                Some(b) => Some(b.clone()),
+                None => StateBackendConfig::from_env()?,
+            };
+            let backend = match resolved {
+                None | Some(StateBackendConfig::Heap) => "heap",
+                Some(StateBackendConfig::Disk { .. }) => "disk",
             };
             println!(
                 "sensors events={events} parallelism={parallelism} window={window:?} state_backend={backend}{checkpoint} per_core={:.0} events_per_s={median:.0}",

@@ -9,9 +9,10 @@ use strom::prelude::StateBackendConfig;
 #[derive(Args, Debug, Clone)]
 pub(crate) struct StateBackendArgs {
     /// Where keyed state (windows, patterns, per-key state) lives: `heap` (in memory) or
-    /// `disk` (an embedded on-disk store, for state larger than memory).
-    #[arg(long, value_enum, default_value_t = StateBackendKind::Heap)]
-    state_backend: StateBackendKind,
+    /// `disk` (an embedded on-disk store, for state larger than memory). Default: what
+    /// the environment variable STROM_STATE_BACKEND names, else `heap`.
+    #[arg(long, value_enum)]
+    state_backend: Option<StateBackendKind>,
     /// Working directory of the disk backend (one sub-directory per stateful subtask,
     /// removed when the job ends; checkpoints do not go here). Default: `strom-state` in
     /// the system's temporary directory ($TMPDIR or /tmp).
@@ -32,23 +33,24 @@ pub(crate) enum StateBackendKind {
 }
 
 impl StateBackendArgs {
-    /// The configuration these flags ask for; `--state-dir` without `disk` is an error.
-    pub(crate) fn config(&self) -> anyhow::Result<StateBackendConfig> {
+    /// The configuration these flags ask for, `None` when they name no backend (the job
+    /// then follows STROM_STATE_BACKEND); `--state-dir` without `disk` is an error.
+    pub(crate) fn config(&self) -> anyhow::Result<Option<StateBackendConfig>> {
         Ok(match self.state_backend {
-            StateBackendKind::Heap => {
+            None | Some(StateBackendKind::Heap) => {
                 anyhow::ensure!(
                     self.state_dir.is_none(),
                     "--state-dir is for --state-backend disk"
                 );
-                StateBackendConfig::Heap
+                self.state_backend.map(|_| StateBackendConfig::Heap)
             }
-            StateBackendKind::Disk => StateBackendConfig::Disk {
+            Some(StateBackendKind::Disk) => Some(StateBackendConfig::Disk {
                 dir: self
                     .state_dir
                     .clone()
                     .unwrap_or_else(|| std::env::temp_dir().join("strom-state")),
                 cache_bytes: self.state_cache_mb.max(1).saturating_mul(1 << 20),
-            },
+            }),
         })
     }
 }

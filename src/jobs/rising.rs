@@ -47,8 +47,8 @@ pub struct RisingConfig {
     pub restore: Option<String>,
     /// Emit at most this many input records per second (in total).
     pub rate: Option<f64>,
-    /// Where the pattern's per-key state lives (heap or disk).
-    pub state_backend: StateBackendConfig,
+    /// Where the pattern's per-key state lives (`None`: as STROM_STATE_BACKEND says, else heap).
+    pub state_backend: Option<StateBackendConfig>,
 }
 
 type Line = WithLine<SensorReading>;

@@ -142,8 +142,8 @@ pub struct SensorsConfig {
     pub restore: Option<String>,
     /// Emit at most this many input records per second (in total).
     pub rate: Option<f64>,
-    /// Where the windows' state lives.
-    pub state_backend: StateBackendConfig,
+    /// Where the windows' state lives (`None`: as STROM_STATE_BACKEND says, else heap).
+    pub state_backend: Option<StateBackendConfig>,
 }
 
 /// Count, sum, min and max of a window.
@@ -266,11 +266,12 @@ pub(crate) fn job_env(
     parallelism: usize,
     checkpointing: Option<&(Duration, PathBuf)>,
     restore: Option<&str>,
-    state_backend: StateBackendConfig,
+    state_backend: Option<StateBackendConfig>,
 ) -> Result<Job, StromError> {
-    let mut env = StreamEnv::new()
-        .with_parallelism(parallelism.max(1))
-        .with_state_backend(state_backend);
+    let mut env = StreamEnv::new().with_parallelism(parallelism.max(1));
+    if let Some(backend) = state_backend {
+        env = env.with_state_backend(backend);
+    }
     let mut savepoints = None;
     if let Some((interval, dir)) = checkpointing {
         let storage = crate::cli::savepoint::storage_for(dir)?;
@@ -387,8 +388,8 @@ pub struct GeneratorConfig {
     pub parallelism: usize,
     /// Exactly-once checkpoints: interval and directory.
     pub checkpointing: Option<(Duration, PathBuf)>,
-    /// Where the windows' state lives.
-    pub state_backend: StateBackendConfig,
+    /// Where the windows' state lives (`None`: as STROM_STATE_BACKEND says, else heap).
+    pub state_backend: Option<StateBackendConfig>,
 }
 
 /// Event `i` of the generator: sensor `i % sensors`, in event-time order per subtask
