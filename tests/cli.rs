@@ -417,7 +417,6 @@ fn bench_sensors_reports_checkpoint_bytes() {
     };
     let chk = dir.path().join("chk");
     let state = dir.path().join("state");
-    let mut largest = Vec::new();
     for backend in [
         &["--state-backend", "heap"][..],
         &[
@@ -453,12 +452,7 @@ fn bench_sensors_reports_checkpoint_bytes() {
             field(&with, "checkpoints=").is_some_and(|n| n > 0),
             "{with}"
         );
-        largest.push(max);
     }
-    // Both backends checkpoint the same state in the same format, give or take the
-    // moment the barrier fell.
-    let (heap, disk) = (largest[0] as f64, largest[1] as f64);
-    assert!(heap / disk < 3.0 && disk / heap < 3.0, "{largest:?}");
     let without = run(&[]);
     assert!(without.contains("checkpoints=off"), "{without}");
     assert!(
