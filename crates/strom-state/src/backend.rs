@@ -250,6 +250,18 @@ impl<K: Key> KeyedStateStore<K> {
         Ok(())
     }
 
+    /// Fix the object type of state `name` now, so that restored objects that do not read
+    /// as `S` fail here, naming the operator and the state, rather than at their first use
+    /// (as Flink checks a state's serializer when it restores). An operator calls this
+    /// after [`restore`](Self::restore) for the states whose types it knows.
+    pub fn declare<S: Data>(&mut self, name: &StateName) -> Result<()> {
+        match &mut self.backend {
+            Backend::Heap(h) => h.declare::<S>(name, &self.operator),
+            #[cfg(feature = "disk")]
+            Backend::Disk(d) => d.declare::<S>(name, &self.operator),
+        }
+    }
+
     /// Checkpoint `id` is complete (durable and acknowledged by every operator): both
     /// backends forget which keys changed up to it, since incremental snapshots build on it
     /// from now on.

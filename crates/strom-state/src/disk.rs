@@ -309,6 +309,12 @@ impl DiskBackend {
         Ok(r)
     }
 
+    /// Fix the object type of `name`, checking restored objects against it now.
+    pub(crate) fn declare<S: Data>(&mut self, name: &StateName, operator: &str) -> Result<()> {
+        self.check()?;
+        self.state_id::<S>(name, operator).map(|_| ())
+    }
+
     /// Read one object without writing it back.
     pub(crate) fn read_entry<K: Key, S: Data, R>(
         &mut self,

@@ -292,6 +292,11 @@ impl<K: Key> HeapBackend<K> {
         Ok(self.tables.len() - 1)
     }
 
+    /// Fix the object type of `name`, decoding its restored objects now.
+    pub(crate) fn declare<S: Data>(&mut self, name: &StateName, operator: &str) -> Result<()> {
+        self.table::<S>(name, operator).map(|_| ())
+    }
+
     #[inline]
     pub(crate) fn with_entry<S: Data, R>(
         &mut self,

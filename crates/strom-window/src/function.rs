@@ -18,15 +18,15 @@ use strom_types::{Record, Timestamp};
 
 pub use strom_core::AggregateFunction;
 
-/// The elements of a firing window, in the order they were added (grouped by timestamp
-/// when the window shares its elements with overlapping windows).
+/// The elements of a firing window, in the order they arrived.
 pub struct WindowElements<'a, T> {
     inner: Elements<'a, T>,
 }
 
 enum Elements<'a, T> {
     Records(std::slice::Iter<'a, Record<T>>),
-    Shared(std::collections::btree_map::Range<'a, (Timestamp, u64), T>),
+    /// Shared elements with their arrival numbers, in arrival order.
+    Arrivals(std::slice::Iter<'a, (u64, T)>),
     One(Option<&'a T>),
 }
 
@@ -36,9 +36,9 @@ impl<'a, T> WindowElements<'a, T> {
             inner: Elements::Records(r.iter()),
         }
     }
-    pub(crate) fn shared(r: std::collections::btree_map::Range<'a, (Timestamp, u64), T>) -> Self {
+    pub(crate) fn arrivals(r: &'a [(u64, T)]) -> Self {
         WindowElements {
-            inner: Elements::Shared(r),
+            inner: Elements::Arrivals(r.iter()),
         }
     }
     pub(crate) fn one(v: Option<&'a T>) -> Self {
@@ -53,7 +53,7 @@ impl<'a, T> Iterator for WindowElements<'a, T> {
     fn next(&mut self) -> Option<&'a T> {
         match &mut self.inner {
             Elements::Records(i) => i.next().map(|r| &r.value),
-            Elements::Shared(i) => i.next().map(|(_, v)| v),
+            Elements::Arrivals(i) => i.next().map(|(_, v)| v),
             Elements::One(v) => v.take(),
         }
     }

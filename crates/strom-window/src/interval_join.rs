@@ -1,10 +1,10 @@
-//! The interval join (Flink's `IntervalJoinOperator`), and [`Either`], the tagged union that
-//! carries two inputs through a one-input operator.
+//! The interval join (Flink's `IntervalJoinOperator`), and [`Either`], the tagged union in
+//! which a two-input task hands the operator its inputs.
 //!
-//! Two-input operators are one-input operators over `Either<L, R>`: each input is mapped
-//! to its side of the union, the two streams are unioned and keyed by one key selector, and
-//! the operator reads the union. The task's watermark is the minimum over all its input
-//! channels, which is Flink's two-input watermark.
+//! The operator runs in a two-input task (`strom_runtime::nodes::TwoInputNode`): the task
+//! reads both keyed inputs, tags each batch with its side, and keeps a watermark per input;
+//! the operator's watermark is the minimum of the two, which is Flink's two-input
+//! watermark.
 //!
 //! The interval join joins a left element at `t` with every right element of the same key
 //! whose timestamp lies in `[t + lower, t + upper]` (each bound inclusive unless made
@@ -23,23 +23,29 @@
 //!   `timestamp < watermark`) no longer finds an element whose cleanup time is that
 //!   watermark.
 //!
-//! Checkpoints hold each key's two buffers as one entry of the keyed state
-//! [`INTERVAL_JOIN_STATE`]; the cleanup timers follow from the buffered
-//! timestamps and are rebuilt on restore; lateness is judged against the watermark the
-//! runtime restores with the operator.
+//! Each key's buffers are two objects, one per side ([`INTERVAL_JOIN_LEFT_STATE`],
+//! [`INTERVAL_JOIN_RIGHT_STATE`]), in the operator's
+//! [`KeyedStateStore`] on the job's state backend (heap or disk); checkpoints are the
+//! store's. An element costs a read of the other side's buffer and a read-modify-write of
+//! its own (Flink's operator likewise visits the other side's map state of the key). The
+//! cleanup timers follow from the buffered timestamps and are kept in memory, rebuilt on
+//! restore; lateness is judged against the watermark the runtime restores with the
+//! operator.
 
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
-use strom_core::checkpoint::{RestoredState, SnapshotContext, StateSnapshot};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use strom_core::checkpoint::{CheckpointId, RestoredState, SnapshotContext, StateSnapshot};
 use strom_core::{BoxError, Collector, Data, Key, OutputTag, Result, SideOutputs, StromError};
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
+use strom_state::{KeyedStateBackend, KeyedStateStore, StateName};
 use strom_types::{NO_TIMESTAMP, Record, Timestamp, Watermark};
 
 pub use strom_core::Either;
 
-/// The name of the interval join's keyed state in checkpoints.
-pub const INTERVAL_JOIN_STATE: &str = "interval-join-buffers";
+/// The keyed state of each key's buffered left elements, by timestamp.
+pub const INTERVAL_JOIN_LEFT_STATE: &str = "interval-join-left";
+/// The keyed state of each key's buffered right elements, by timestamp.
+pub const INTERVAL_JOIN_RIGHT_STATE: &str = "interval-join-right";
 
 /// The bounds of an interval join, in milliseconds relative to the left element's
 /// timestamp: a left element at `t` joins right elements in `[t + lower, t + upper]`.
@@ -173,27 +179,9 @@ where
     }
 }
 
-/// One key's buffered elements, by timestamp, in arrival order within a timestamp.
-struct Buffers<L, R> {
-    left: BTreeMap<Timestamp, Vec<L>>,
-    right: BTreeMap<Timestamp, Vec<R>>,
-}
-
-impl<L, R> Default for Buffers<L, R> {
-    fn default() -> Self {
-        Buffers {
-            left: BTreeMap::new(),
-            right: BTreeMap::new(),
-        }
-    }
-}
-
-/// One key's buffers as checkpointed: (timestamp, elements in arrival order) per side.
-#[derive(Serialize, Deserialize)]
-struct BuffersSnapshot<L, R> {
-    left: Vec<(Timestamp, Vec<L>)>,
-    right: Vec<(Timestamp, Vec<R>)>,
-}
+/// One key's buffered elements of one side, by timestamp, in arrival order within a
+/// timestamp (one object of [`INTERVAL_JOIN_LEFT_STATE`] or [`INTERVAL_JOIN_RIGHT_STATE`]).
+type Buffer<V> = BTreeMap<Timestamp, Vec<V>>;
 
 /// A cleanup entry: remove the bucket at `timestamp` of `key`'s left (or right) buffer.
 struct Cleanup<K> {
@@ -211,18 +199,22 @@ pub struct IntervalJoinOperator<K, L, R, O, KF, F> {
     func: F,
     left_late: Option<OutputTag<L>>,
     right_late: Option<OutputTag<R>>,
-    keys: HashMap<K, Buffers<L, R>, foldhash::fast::RandomState>,
+    store: KeyedStateStore<K>,
+    /// Whether `store` is the one on the configured backend.
+    store_ready: bool,
+    left_name: StateName,
+    right_name: StateName,
     /// Cleanup entries by the last watermark at which the bucket must still be kept.
     cleanup: BTreeMap<i64, Vec<Cleanup<K>>>,
     buffered: (usize, usize),
-    _out: std::marker::PhantomData<fn() -> O>,
+    _out: std::marker::PhantomData<fn() -> (L, R, O)>,
 }
 
 impl<K, L, R, O, KF, F> IntervalJoinOperator<K, L, R, O, KF, F>
 where
-    K: Hash + Eq + Clone + Send,
-    L: Send + 'static,
-    R: Send + 'static,
+    K: Key,
+    L: Data,
+    R: Data,
     KF: Fn(&Either<L, R>) -> K + Send,
     F: ProcessJoinFunction<L, R, O>,
 {
@@ -237,11 +229,23 @@ where
             func,
             left_late: None,
             right_late: None,
-            keys: HashMap::default(),
+            store: KeyedStateStore::default(),
+            store_ready: false,
+            left_name: Arc::from(INTERVAL_JOIN_LEFT_STATE),
+            right_name: Arc::from(INTERVAL_JOIN_RIGHT_STATE),
             cleanup: BTreeMap::new(),
             buffered: (0, 0),
             _out: std::marker::PhantomData,
         }
+    }
+
+    /// Create the store on the configured backend, once.
+    fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
+        if !self.store_ready {
+            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
+            self.store_ready = true;
+        }
+        Ok(())
     }
 
     /// The watermark at which a left bucket at `ts` is removed (Flink: `ts + upper` when
@@ -281,9 +285,20 @@ where
         self.buffered
     }
 
-    /// The number of keys with buffered elements.
+    /// The number of keys with buffered elements (counted: O(keys)).
     pub fn buffered_keys(&self) -> usize {
-        self.keys.len()
+        let mut keys: std::collections::HashSet<K> = self
+            .store
+            .keys(INTERVAL_JOIN_LEFT_STATE)
+            .into_iter()
+            .collect();
+        keys.extend(self.store.keys(INTERVAL_JOIN_RIGHT_STATE));
+        keys.len()
+    }
+
+    /// The keyed state (for tests and introspection).
+    pub fn state(&self) -> &KeyedStateStore<K> {
+        &self.store
     }
 
     fn process_record(
@@ -315,7 +330,6 @@ where
             return Ok(());
         }
         let key = (self.key_of)(&r.value);
-        let buffers = self.keys.entry(key.clone()).or_default();
         let mut ctx = IntervalJoinContext {
             left_timestamp: ts,
             right_timestamp: ts,
@@ -323,24 +337,32 @@ where
             side: &mut *out.side,
         };
         let mut collector = Collector::new(&mut *out.records, ts);
+        let func = &mut self.func;
         let (expiry, left) = match r.value {
             Either::Left(l) => {
                 // Right partners in [ts + lower, ts + upper].
                 let (lo, hi) = (ts.saturating_add(self.lower), ts.saturating_add(self.upper));
                 if lo <= hi {
-                    for (&rts, rights) in buffers.right.range(lo..=hi) {
-                        ctx.right_timestamp = rts;
-                        collector.set_timestamp(ts.max(rts));
-                        for v in rights {
-                            self.func
-                                .process_element(&l, v, &mut ctx, &mut collector)
-                                .map_err(StromError::from_user)?;
-                        }
-                    }
+                    self.store
+                        .read_entry::<Buffer<R>, _>(&self.right_name, &key, |b| {
+                            for (&rts, rights) in b.into_iter().flat_map(|b| b.range(lo..=hi)) {
+                                ctx.right_timestamp = rts;
+                                collector.set_timestamp(ts.max(rts));
+                                for v in rights {
+                                    func.process_element(&l, v, &mut ctx, &mut collector)
+                                        .map_err(StromError::from_user)?;
+                                }
+                            }
+                            Ok::<(), StromError>(())
+                        })??;
                 }
-                let bucket = buffers.left.entry(ts).or_default();
-                let new = bucket.is_empty();
-                bucket.push(l);
+                let new = self
+                    .store
+                    .with_entry::<Buffer<L>, _>(&self.left_name, &key, |b| {
+                        let bucket = b.get_or_insert_with(BTreeMap::new).entry(ts).or_default();
+                        bucket.push(l);
+                        bucket.len() == 1
+                    })?;
                 self.buffered.0 += 1;
                 if !new {
                     return Ok(());
@@ -351,19 +373,26 @@ where
                 // Left partners in [ts - upper, ts - lower].
                 let (lo, hi) = (ts.saturating_sub(self.upper), ts.saturating_sub(self.lower));
                 if lo <= hi {
-                    for (&lts, lefts) in buffers.left.range(lo..=hi) {
-                        ctx.left_timestamp = lts;
-                        collector.set_timestamp(ts.max(lts));
-                        for l in lefts {
-                            self.func
-                                .process_element(l, &v, &mut ctx, &mut collector)
-                                .map_err(StromError::from_user)?;
-                        }
-                    }
+                    self.store
+                        .read_entry::<Buffer<L>, _>(&self.left_name, &key, |b| {
+                            for (&lts, lefts) in b.into_iter().flat_map(|b| b.range(lo..=hi)) {
+                                ctx.left_timestamp = lts;
+                                collector.set_timestamp(ts.max(lts));
+                                for l in lefts {
+                                    func.process_element(l, &v, &mut ctx, &mut collector)
+                                        .map_err(StromError::from_user)?;
+                                }
+                            }
+                            Ok::<(), StromError>(())
+                        })??;
                 }
-                let bucket = buffers.right.entry(ts).or_default();
-                let new = bucket.is_empty();
-                bucket.push(v);
+                let new = self
+                    .store
+                    .with_entry::<Buffer<R>, _>(&self.right_name, &key, |b| {
+                        let bucket = b.get_or_insert_with(BTreeMap::new).entry(ts).or_default();
+                        bucket.push(v);
+                        bucket.len() == 1
+                    })?;
                 self.buffered.1 += 1;
                 if !new {
                     return Ok(());
@@ -381,27 +410,75 @@ where
     }
 
     /// Remove the buckets whose cleanup time the watermark reached (Flink's cleanup timers).
-    fn clean_up(&mut self, watermark: Timestamp) {
+    fn clean_up(&mut self, watermark: Timestamp) -> Result<()> {
+        /// Remove the bucket at `ts`; how many elements it held.
+        fn remove<V>(buffer: &mut Option<Buffer<V>>, ts: Timestamp) -> usize {
+            let Some(b) = buffer else { return 0 };
+            let n = b.remove(&ts).map_or(0, |v| v.len());
+            if b.is_empty() {
+                *buffer = None;
+            }
+            n
+        }
         while let Some(entry) = self.cleanup.first_entry() {
             if *entry.key() > watermark {
                 break;
             }
             for c in entry.remove() {
-                let Some(b) = self.keys.get_mut(&c.key) else {
-                    continue;
-                };
                 if c.left {
-                    if let Some(v) = b.left.remove(&c.timestamp) {
-                        self.buffered.0 -= v.len();
-                    }
-                } else if let Some(v) = b.right.remove(&c.timestamp) {
-                    self.buffered.1 -= v.len();
-                }
-                if b.left.is_empty() && b.right.is_empty() {
-                    self.keys.remove(&c.key);
+                    let n =
+                        self.store
+                            .with_entry::<Buffer<L>, _>(&self.left_name, &c.key, |b| {
+                                remove(b, c.timestamp)
+                            })?;
+                    self.buffered.0 -= n;
+                } else {
+                    let n =
+                        self.store
+                            .with_entry::<Buffer<R>, _>(&self.right_name, &c.key, |b| {
+                                remove(b, c.timestamp)
+                            })?;
+                    self.buffered.1 -= n;
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Queue the cleanup of every restored bucket of one side and count its elements.
+    fn restore_side<V: Data>(&mut self, left: bool) -> Result<()> {
+        let name = if left {
+            self.left_name.clone()
+        } else {
+            self.right_name.clone()
+        };
+        for key in self.store.keys(&name) {
+            let buckets = self.store.read_entry::<Buffer<V>, _>(&name, &key, |b| {
+                b.map(|b| b.iter().map(|(&t, v)| (t, v.len())).collect::<Vec<_>>())
+            })?;
+            // Every bucket has exactly one pending cleanup, at a time its timestamp gives.
+            for (ts, n) in buckets.into_iter().flatten() {
+                if n == 0 {
+                    continue;
+                }
+                let expiry = if left {
+                    self.left_expiry(ts)
+                } else {
+                    self.right_expiry(ts)
+                };
+                self.cleanup.entry(expiry).or_default().push(Cleanup {
+                    key: key.clone(),
+                    left,
+                    timestamp: ts,
+                });
+                if left {
+                    self.buffered.0 += n;
+                } else {
+                    self.buffered.1 += n;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -414,6 +491,10 @@ where
     KF: Fn(&Either<L, R>) -> K + Send,
     F: ProcessJoinFunction<L, R, O>,
 {
+    fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.ensure_store(ctx)
+    }
+
     fn process_batch(
         &mut self,
         batch: &mut Vec<Record<Either<L, R>>>,
@@ -428,8 +509,7 @@ where
     }
 
     fn on_watermark(&mut self, ctx: &mut OperatorContext, _out: &mut Emitter<'_, O>) -> Result<()> {
-        self.clean_up(ctx.watermark.0);
-        Ok(())
+        self.clean_up(ctx.watermark.0)
     }
 
     fn on_end_of_input(
@@ -437,68 +517,23 @@ where
         _ctx: &mut OperatorContext,
         _out: &mut Emitter<'_, O>,
     ) -> Result<()> {
-        self.clean_up(i64::MAX);
-        Ok(())
+        self.clean_up(i64::MAX)
     }
 
     fn snapshot_state(&mut self, ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
-        let entries = self
-            .keys
-            .iter()
-            .map(|(key, b)| {
-                let snap = BuffersSnapshot {
-                    left: b.left.iter().map(|(&t, v)| (t, v.clone())).collect(),
-                    right: b.right.iter().map(|(&t, v)| (t, v.clone())).collect(),
-                };
-                (key.clone(), snap)
-            })
-            .collect();
-        out.keyed_deferred(INTERVAL_JOIN_STATE, ctx.max_parallelism, entries);
+        self.store.snapshot(ctx, out)
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        self.store.notify_checkpoint_complete(id);
         Ok(())
     }
 
-    fn initialize_state(
-        &mut self,
-        state: &RestoredState,
-        _ctx: &mut OperatorContext,
-    ) -> Result<()> {
-        let entries: Vec<(K, BuffersSnapshot<L, R>)> = state.keyed_entries(INTERVAL_JOIN_STATE)?;
-        for (key, snap) in entries {
-            // Every bucket has exactly one pending cleanup, at a time its timestamp gives.
-            for (ts, elements) in snap.left {
-                if elements.is_empty() {
-                    continue;
-                }
-                self.cleanup
-                    .entry(self.left_expiry(ts))
-                    .or_default()
-                    .push(Cleanup {
-                        key: key.clone(),
-                        left: true,
-                        timestamp: ts,
-                    });
-                self.buffered.0 += elements.len();
-                let b = self.keys.entry(key.clone()).or_default();
-                b.left.insert(ts, elements);
-            }
-            for (ts, elements) in snap.right {
-                if elements.is_empty() {
-                    continue;
-                }
-                self.cleanup
-                    .entry(self.right_expiry(ts))
-                    .or_default()
-                    .push(Cleanup {
-                        key: key.clone(),
-                        left: false,
-                        timestamp: ts,
-                    });
-                self.buffered.1 += elements.len();
-                let b = self.keys.entry(key.clone()).or_default();
-                b.right.insert(ts, elements);
-            }
-        }
-        Ok(())
+    fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
+        self.ensure_store(ctx)?;
+        self.store.restore(state)?;
+        self.restore_side::<L>(true)?;
+        self.restore_side::<R>(false)
     }
 }
 

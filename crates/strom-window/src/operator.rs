@@ -12,103 +12,93 @@
 //!   (event time) or `max_timestamp` (processing time);
 //! * session windows merge when they overlap or touch; lateness is judged on the merged
 //!   window;
-//! * results carry the window's max timestamp.
+//! * results carry the window's max timestamp;
+//! * a process function sees a window's elements in the order they arrived.
 //!
 //! Contents are kept in one of three ways. With `reduce`/`aggregate` each window holds only
 //! its accumulator. With a process function over aligned time windows (tumbling, sliding)
-//! and the default trigger, each element is stored **once** per key, ordered by
-//! timestamp, and a firing window reads the range `[start, end)`: a sliding window costs no
+//! and the default trigger, each element is stored **once** per key, in the block of time
+//! it falls in, and a firing window reads the blocks it covers: a sliding window costs no
 //! more per element than a tumbling one (Flink copies the element into every window). With
 //! an evictor, or a custom trigger that may purge, each window keeps its own elements, as
 //! in Flink.
 //!
-//! ## Checkpoints
+//! ## State
 //!
-//! Everything a key holds is checkpointed as one entry of the keyed state
-//! [`WINDOW_STATE`] (cut by key group, so a job restores at any parallelism):
-//! its windows (merged session windows included) with their accumulators or elements,
-//! trigger states, registered event- and processing-time timers and per-window function
-//! state, the elements it shares between windows, and its function state across windows.
-//! The copy is taken at the barrier; encoding runs on the checkpoint writer thread. On
-//! restore the timer queues are rebuilt from the windows' timers: restored event-time
-//! timers fire when the watermark (which the runtime restores with the operator) passes
-//! them, and restored processing-time timers are requested from the task again.
+//! Everything lives in the operator's [`KeyedStateStore`] on the job's state backend (heap
+//! or disk), under [`Namespaced`] keys `(key, namespace)` in the key's key group, as Flink
+//! namespaces window state by window ([`WindowNamespace`]):
+//!
+//! * [`WINDOW_STATE`]: `(key, window)` → the window's accumulator, trigger state,
+//!   registered event- and processing-time timers, and the process function's per-window
+//!   state (encoded);
+//! * [`WINDOW_ELEMENTS_STATE`]: `(key, window)` → the window's own elements, when windows
+//!   keep their own;
+//! * [`SHARED_ELEMENTS_STATE`]: `(key, block start)` → the elements shared by overlapping
+//!   windows whose timestamps fall in the block, each with its arrival number. Blocks are
+//!   as long as make at most eight per window, so a firing window reads at most nine
+//!   entries whatever the slide;
+//! * [`GLOBAL_FUNCTION_STATE`]: `(key, key scope)` → the process function's per-key state;
+//! * [`MERGING_WINDOWS_STATE`]: `(key, key scope)` → the key's live windows (merging
+//!   assigners only: a new session is merged with those it touches).
+//!
+//! A restored subtask numbers new arrivals after the largest number it restored.
+//! Checkpoints are the store's: incremental where the backend and the runtime allow, and
+//! nothing is copied at the barrier but what changed.
+//!
+//! ## Timers
+//!
+//! The event- and processing-time timer queues are in memory and not checkpointed: every
+//! timer is also recorded in its window's entry, and a restore rebuilds the queues from
+//! the restored entries. Restored event-time timers fire when the watermark (which the
+//! runtime restores with the operator) passes them; restored processing-time timers are
+//! requested from the task again. A timer whose window is gone, or that the trigger
+//! deleted, is skipped when it comes up.
 
 use crate::assigner::WindowAssigner;
 use crate::evictor::Evictor;
 use crate::function::{WindowContext, WindowElements, WindowFn};
+use crate::slicing::{block_length, gcd};
 use crate::state::StateSlot;
-use crate::trigger::{TimerRequest, Trigger, TriggerContext};
-use crate::window::Window;
+use crate::trigger::{TimerRequest, Trigger, TriggerContext, TriggerResult};
+use crate::window::{TimeWindow, Window};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
-use strom_core::checkpoint::{RestoredState, SnapshotContext, StateSnapshot};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use strom_core::checkpoint::{CheckpointId, RestoredState, SnapshotContext, StateSnapshot};
 use strom_core::{Collector, Data, Key, OutputTag, Result};
 use strom_runtime::operator::{Emitter, OneInputOperator, OperatorContext};
+use strom_state::{KeyedStateBackend, KeyedStateStore, Namespaced, StateName};
 use strom_types::{Record, Timestamp};
 
-/// The name of the window operator's keyed state in checkpoints.
+/// The keyed state of each window's accumulator, trigger state, timers and per-window
+/// function state: `(key, window)`.
 pub const WINDOW_STATE: &str = "window-contents";
+/// The keyed state of the elements a window keeps for itself: `(key, window)`.
+pub const WINDOW_ELEMENTS_STATE: &str = "window-elements";
+/// The keyed state of elements shared by overlapping windows: `(key, block start)`.
+pub const SHARED_ELEMENTS_STATE: &str = "window-shared-elements";
+/// The keyed state of the process function's per-key state: `(key, key scope)`.
+pub const GLOBAL_FUNCTION_STATE: &str = "window-global-state";
+/// The keyed state of a key's live windows under a merging assigner: `(key, key scope)`.
+pub const MERGING_WINDOWS_STATE: &str = "window-merging-set";
 
-/// How window contents are kept.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    /// One accumulator per window.
-    Accumulate,
-    /// Elements stored once per key, windows read time ranges; holds the slide.
-    Shared(i64),
-    /// Elements stored per window (evictors, custom triggers).
-    PerWindow,
+/// The namespace of the window operator's state within a key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WindowNamespace<W> {
+    /// State of the key as a whole (the function's per-key state, the merging set).
+    Key,
+    /// State of one window.
+    Window(W),
+    /// Elements shared between overlapping windows whose timestamps fall in the block
+    /// starting here.
+    Block(Timestamp),
 }
 
-struct Entry<Acc, TS, T> {
+/// What a window holds besides its elements (one entry of [`WINDOW_STATE`]).
+#[derive(Clone, Serialize, Deserialize)]
+struct WindowEntry<Acc, TS> {
     acc: Option<Acc>,
-    elements: Vec<Record<T>>,
-    trigger: TS,
-    event_timers: Vec<Timestamp>,
-    proc_timers: Vec<i64>,
-    window_state: StateSlot,
-}
-
-impl<Acc, TS: Default, T> Entry<Acc, TS, T> {
-    fn new() -> Self {
-        Entry {
-            acc: None,
-            elements: Vec::new(),
-            trigger: TS::default(),
-            event_timers: Vec::new(),
-            proc_timers: Vec::new(),
-            window_state: StateSlot::default(),
-        }
-    }
-}
-
-struct KeyState<W, Acc, TS, T> {
-    windows: BTreeMap<W, Entry<Acc, TS, T>>,
-    shared: BTreeMap<(Timestamp, u64), T>,
-    global_state: StateSlot,
-}
-
-impl<W: Ord, Acc, TS, T> KeyState<W, Acc, TS, T> {
-    fn new() -> Self {
-        KeyState {
-            windows: BTreeMap::new(),
-            shared: BTreeMap::new(),
-            global_state: StateSlot::default(),
-        }
-    }
-    fn is_empty(&self) -> bool {
-        self.windows.is_empty() && self.shared.is_empty() && self.global_state.is_none()
-    }
-}
-
-/// One window of a key as checkpointed.
-#[derive(Serialize, Deserialize)]
-struct WindowSnapshot<W, Acc, TS, T> {
-    window: W,
-    acc: Option<Acc>,
-    elements: Vec<Record<T>>,
     trigger: TS,
     event_timers: Vec<Timestamp>,
     proc_timers: Vec<i64>,
@@ -116,65 +106,54 @@ struct WindowSnapshot<W, Acc, TS, T> {
     window_state: Option<Vec<u8>>,
 }
 
-/// Everything a key holds, as checkpointed (one entry of the keyed state).
-#[derive(Serialize, Deserialize)]
-struct KeySnapshot<W, Acc, TS, T> {
-    windows: Vec<WindowSnapshot<W, Acc, TS, T>>,
-    /// Elements shared between windows: (timestamp, arrival sequence, value).
-    shared: Vec<(Timestamp, u64, T)>,
-    /// The encoded per-key state of the process function.
-    global_state: Option<Vec<u8>>,
-}
-
-impl<W: Clone, Acc: Clone, TS: Clone, T: Clone> KeySnapshot<W, Acc, TS, T> {
-    /// A copy of `ks` (function state encoded now).
-    fn of(ks: &KeyState<W, Acc, TS, T>) -> Result<Self> {
-        let windows = ks
-            .windows
-            .iter()
-            .map(|(w, e)| {
-                Ok(WindowSnapshot {
-                    window: w.clone(),
-                    acc: e.acc.clone(),
-                    elements: e.elements.clone(),
-                    trigger: e.trigger.clone(),
-                    event_timers: e.event_timers.clone(),
-                    proc_timers: e.proc_timers.clone(),
-                    window_state: e.window_state.encoded()?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(KeySnapshot {
-            windows,
-            shared: ks
-                .shared
-                .iter()
-                .map(|(&(t, seq), v)| (t, seq, v.clone()))
-                .collect(),
-            global_state: ks.global_state.encoded()?,
-        })
+impl<Acc, TS: Default> WindowEntry<Acc, TS> {
+    fn new() -> Self {
+        WindowEntry {
+            acc: None,
+            trigger: TS::default(),
+            event_timers: Vec::new(),
+            proc_timers: Vec::new(),
+            window_state: None,
+        }
     }
 }
 
+/// Elements of one block shared between windows: (arrival number, timestamp, value).
+type SharedBlock<T> = Vec<(u64, Timestamp, T)>;
+
+/// How window contents are kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// One accumulator per window.
+    Accumulate,
+    /// Elements stored once per key in blocks of time, windows read the blocks they cover.
+    Shared {
+        /// Distance between window starts, ms.
+        slide: i64,
+        /// Window alignment offset, ms.
+        offset: i64,
+        /// Block length, ms.
+        block: i64,
+    },
+    /// Elements stored per window (evictors, custom triggers, merging windows).
+    PerWindow,
+}
+
+/// The state names, made once.
+struct Names {
+    contents: StateName,
+    elements: StateName,
+    shared: StateName,
+    global: StateName,
+    merging: StateName,
+}
+
+type Nk<K, W> = Namespaced<K, WindowNamespace<W>>;
 type Timers<K, W> = BTreeMap<i64, Vec<(K, W)>>;
-type KeyMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-type OperatorKeyState<K, T, A, Tr, F> = KeyState<
-    <A as WindowAssigner<T>>::W,
+type EntryOf<K, T, A, Tr, F> = WindowEntry<
     <F as WindowFn<K, T, <A as WindowAssigner<T>>::W>>::Acc,
     <Tr as Trigger<T, <A as WindowAssigner<T>>::W>>::State,
-    T,
 >;
-
-/// The checkpointed entries of an operator: (key, everything it holds).
-type OperatorKeySnapshots<K, T, A, Tr, F> = Vec<(
-    K,
-    KeySnapshot<
-        <A as WindowAssigner<T>>::W,
-        <F as WindowFn<K, T, <A as WindowAssigner<T>>::W>>::Acc,
-        <Tr as Trigger<T, <A as WindowAssigner<T>>::W>>::State,
-        T,
-    >,
-)>;
 
 /// Configuration of a window operator besides its parts.
 pub struct WindowSettings<T> {
@@ -203,85 +182,25 @@ where
     mode: Mode,
     event_time: bool,
     merging: bool,
-    keys: KeyMap<K, OperatorKeyState<K, T, A, Tr, F>>,
+    store: KeyedStateStore<Nk<K, A::W>>,
+    /// Whether `store` is the one on the configured backend.
+    store_ready: bool,
+    names: Names,
     event_timers: Timers<K, A::W>,
     proc_timers: Timers<K, A::W>,
     assigned: Vec<A::W>,
     requests: Vec<TimerRequest>,
+    /// The next arrival number of a shared element.
     seq: u64,
-}
-
-impl<K, T, A, Tr, E, F, KF> WindowOperator<K, T, A, Tr, E, F, KF>
-where
-    K: Hash + Eq + Clone + Send,
-    T: Clone + Send + 'static,
-    A: WindowAssigner<T>,
-    Tr: Trigger<T, A::W>,
-    E: Evictor<T, A::W>,
-    F: WindowFn<K, T, A::W>,
-    KF: Fn(&T) -> K + Send,
-{
-    /// A window operator.
-    pub fn new(
-        key_of: KF,
-        assigner: A,
-        trigger: Tr,
-        evictor: Option<E>,
-        func: F,
-        settings: WindowSettings<T>,
-    ) -> Self {
-        let mode = if evictor.is_some() {
-            Mode::PerWindow
-        } else if !func.keeps_elements() {
-            Mode::Accumulate
-        } else {
-            match assigner.slide() {
-                Some(slide) if settings.default_trigger && !assigner.is_merging() => {
-                    Mode::Shared(slide)
-                }
-                _ => Mode::PerWindow,
-            }
-        };
-        WindowOperator {
-            key_of,
-            event_time: assigner.is_event_time(),
-            merging: assigner.is_merging(),
-            assigner,
-            trigger,
-            evictor,
-            func,
-            lateness: settings.allowed_lateness.max(0),
-            late_tag: settings.late_tag,
-            mode,
-            keys: HashMap::default(),
-            event_timers: BTreeMap::new(),
-            proc_timers: BTreeMap::new(),
-            assigned: Vec::new(),
-            requests: Vec::new(),
-            seq: 0,
-        }
-    }
-
-    fn cleanup_time(&self, w: &A::W) -> Timestamp {
-        if self.event_time {
-            w.max_timestamp().saturating_add(self.lateness)
-        } else {
-            w.max_timestamp()
-        }
-    }
-
-    fn is_window_late(&self, w: &A::W, watermark: Timestamp) -> bool {
-        self.event_time && self.cleanup_time(w) <= watermark
-    }
 }
 
 /// Apply timer requests of a trigger call to the entry and the operator's timer queues.
 #[allow(clippy::too_many_arguments)]
-fn apply_requests<K: Clone, W: Clone, Acc, TS, T>(
+fn apply_requests<K: Clone, W: Clone, Acc, TS>(
     requests: &mut Vec<TimerRequest>,
     key: &K,
     window: &W,
-    entry: &mut Entry<Acc, TS, T>,
+    entry: &mut WindowEntry<Acc, TS>,
     event_timers: &mut Timers<K, W>,
     proc_timers: &mut Timers<K, W>,
     ctx: &OperatorContext,
@@ -313,152 +232,413 @@ fn apply_requests<K: Clone, W: Clone, Acc, TS, T>(
     }
 }
 
+/// The new encoding of a function state slot when it differs from `old`.
+fn changed(old: &Option<Vec<u8>>, slot: &StateSlot) -> Result<Option<Option<Vec<u8>>>> {
+    let new = slot.encoded()?;
+    Ok((new != *old).then_some(new))
+}
+
 impl<K, T, A, Tr, E, F, KF> WindowOperator<K, T, A, Tr, E, F, KF>
 where
-    K: Hash + Eq + Clone + Send,
-    T: Clone + Send + 'static,
+    K: Key,
+    T: Data,
     A: WindowAssigner<T>,
     Tr: Trigger<T, A::W>,
     E: Evictor<T, A::W>,
     F: WindowFn<K, T, A::W>,
     KF: Fn(&T) -> K + Send,
 {
-    /// Evaluate window `w` of `key` and emit its result.
-    fn emit(
-        &mut self,
-        key: &K,
-        w: &A::W,
-        ctx: &OperatorContext,
-        out: &mut Emitter<'_, F::Out>,
-    ) -> Result<()> {
-        let Some(ks) = self.keys.get_mut(key) else {
-            return Ok(());
-        };
-        let KeyState {
-            windows,
-            shared,
-            global_state,
-        } = ks;
-        let Some(entry) = windows.get_mut(w) else {
-            return Ok(());
-        };
-        let mut wctx = WindowContext {
-            window: w,
-            watermark: ctx.watermark.0,
-            clock: &*ctx.clock,
-            window_state: &mut entry.window_state,
-            merging: self.merging,
-            global_state,
-            side: out.side,
-        };
-        let mut collector = Collector::new(out.records, w.max_timestamp());
-        match self.mode {
-            Mode::Accumulate => {
-                if entry.acc.is_some() {
-                    self.func.emit(
-                        key,
-                        &mut wctx,
-                        entry.acc.as_ref(),
-                        WindowElements::one(None),
-                        &mut collector,
-                    )?;
-                }
-            }
-            Mode::Shared(_) => {
-                if let Some((start, end)) = w.time_range()
-                    && shared.range((start, 0)..(end, 0)).next().is_some()
+    /// A window operator.
+    pub fn new(
+        key_of: KF,
+        assigner: A,
+        trigger: Tr,
+        evictor: Option<E>,
+        func: F,
+        settings: WindowSettings<T>,
+    ) -> Self {
+        let mode = if evictor.is_some() {
+            Mode::PerWindow
+        } else if !func.keeps_elements() {
+            Mode::Accumulate
+        } else {
+            match assigner.alignment() {
+                Some(a)
+                    if settings.default_trigger
+                        && !assigner.is_merging()
+                        && a.size > 0
+                        && a.slide > 0 =>
                 {
-                    let range = shared.range((start, 0)..(end, 0));
-                    self.func.emit(
-                        key,
-                        &mut wctx,
-                        None,
-                        WindowElements::shared(range),
-                        &mut collector,
-                    )?;
-                }
-            }
-            Mode::PerWindow => {
-                if entry.elements.is_empty() {
-                    return Ok(());
-                }
-                if let Some(e) = self.evictor.as_mut() {
-                    e.evict_before(&mut entry.elements, w);
-                }
-                if self.func.keeps_elements() {
-                    self.func.emit(
-                        key,
-                        &mut wctx,
-                        None,
-                        WindowElements::records(&entry.elements),
-                        &mut collector,
-                    )?;
-                } else {
-                    let mut acc = None;
-                    for r in &entry.elements {
-                        self.func.add(&mut acc, &r.value)?;
+                    Mode::Shared {
+                        slide: a.slide,
+                        offset: a.offset,
+                        block: block_length(a.size, gcd(a.size, a.slide)),
                     }
-                    self.func.emit(
-                        key,
-                        &mut wctx,
-                        acc.as_ref(),
-                        WindowElements::one(None),
-                        &mut collector,
-                    )?;
                 }
-                if let Some(e) = self.evictor.as_mut() {
-                    e.evict_after(&mut entry.elements, w);
-                }
+                _ => Mode::PerWindow,
             }
+        };
+        WindowOperator {
+            key_of,
+            event_time: assigner.is_event_time(),
+            merging: assigner.is_merging(),
+            assigner,
+            trigger,
+            evictor,
+            func,
+            lateness: settings.allowed_lateness.max(0),
+            late_tag: settings.late_tag,
+            mode,
+            store: KeyedStateStore::default(),
+            store_ready: false,
+            names: Names {
+                contents: Arc::from(WINDOW_STATE),
+                elements: Arc::from(WINDOW_ELEMENTS_STATE),
+                shared: Arc::from(SHARED_ELEMENTS_STATE),
+                global: Arc::from(GLOBAL_FUNCTION_STATE),
+                merging: Arc::from(MERGING_WINDOWS_STATE),
+            },
+            event_timers: BTreeMap::new(),
+            proc_timers: BTreeMap::new(),
+            assigned: Vec::new(),
+            requests: Vec::new(),
+            seq: 0,
+        }
+    }
+
+    /// The keyed state (for tests and introspection).
+    pub fn state(&self) -> &KeyedStateStore<Namespaced<K, WindowNamespace<A::W>>> {
+        &self.store
+    }
+
+    /// Create the store on the configured backend, once.
+    fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
+        if !self.store_ready {
+            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
+            self.store_ready = true;
         }
         Ok(())
     }
 
-    fn purge(&mut self, key: &K, w: &A::W) {
-        if let Some(entry) = self.keys.get_mut(key).and_then(|ks| ks.windows.get_mut(w)) {
-            entry.acc = None;
-            entry.elements.clear();
+    fn cleanup_time(&self, w: &A::W) -> Timestamp {
+        if self.event_time {
+            w.max_timestamp().saturating_add(self.lateness)
+        } else {
+            w.max_timestamp()
         }
+    }
+
+    fn is_window_late(&self, w: &A::W, watermark: Timestamp) -> bool {
+        self.event_time && self.cleanup_time(w) <= watermark
+    }
+
+    /// The start of the shared-elements block holding timestamp `t`.
+    fn block_of(t: Timestamp, offset: i64, block: i64) -> Timestamp {
+        TimeWindow::start_with_offset(t, offset, block)
+    }
+
+    /// The function's per-key state: its stored encoding and a slot over it.
+    fn load_global(&mut self, nk: &mut Nk<K, A::W>) -> Result<(Option<Vec<u8>>, StateSlot)> {
+        nk.1 = WindowNamespace::Key;
+        let g = self
+            .store
+            .read_entry::<Vec<u8>, _>(&self.names.global, nk, |b| b.cloned())?;
+        Ok((g.clone(), StateSlot::restored(g)))
+    }
+
+    /// Write the function's per-key state back if it changed.
+    fn save_global(
+        &mut self,
+        nk: &mut Nk<K, A::W>,
+        old: Option<Vec<u8>>,
+        slot: &StateSlot,
+    ) -> Result<()> {
+        if let Some(new) = changed(&old, slot)? {
+            nk.1 = WindowNamespace::Key;
+            self.store
+                .with_entry::<Vec<u8>, _>(&self.names.global, nk, |s| *s = new)?;
+        }
+        Ok(())
+    }
+
+    /// Evaluate window `w` of key `nk.0` and emit its result.
+    fn emit(
+        &mut self,
+        nk: &mut Nk<K, A::W>,
+        w: &A::W,
+        ctx: &OperatorContext,
+        out: &mut Emitter<'_, F::Out>,
+    ) -> Result<()> {
+        let (global_old, mut global) = self.load_global(nk)?;
+        nk.1 = WindowNamespace::Window(w.clone());
+        let watermark = ctx.watermark.0;
+        let clock = &*ctx.clock;
+        let merging = self.merging;
+        let func = &mut self.func;
+        let new_window_state = match self.mode {
+            Mode::Accumulate => self.store.read_entry::<EntryOf<K, T, A, Tr, F>, _>(
+                &self.names.contents,
+                nk,
+                |e| {
+                    let Some(e) = e else { return Ok(None) };
+                    if e.acc.is_none() {
+                        return Ok(None);
+                    }
+                    let mut ws = StateSlot::restored(e.window_state.clone());
+                    let mut wctx = WindowContext {
+                        window: w,
+                        watermark,
+                        clock,
+                        window_state: &mut ws,
+                        merging,
+                        global_state: &mut global,
+                        side: &mut *out.side,
+                    };
+                    let mut collector = Collector::new(&mut *out.records, w.max_timestamp());
+                    func.emit(
+                        &nk.0,
+                        &mut wctx,
+                        e.acc.as_ref(),
+                        WindowElements::one(None),
+                        &mut collector,
+                    )?;
+                    changed(&e.window_state, &ws)
+                },
+            )??,
+            Mode::PerWindow => {
+                let Some(old) = self.store.read_entry::<EntryOf<K, T, A, Tr, F>, _>(
+                    &self.names.contents,
+                    nk,
+                    |e| e.map(|e| e.window_state.clone()),
+                )?
+                else {
+                    return Ok(());
+                };
+                let mut ws = StateSlot::restored(old.clone());
+                let mut run = |elements: &[Record<T>]| -> Result<()> {
+                    let mut wctx = WindowContext {
+                        window: w,
+                        watermark,
+                        clock,
+                        window_state: &mut ws,
+                        merging,
+                        global_state: &mut global,
+                        side: &mut *out.side,
+                    };
+                    let mut collector = Collector::new(&mut *out.records, w.max_timestamp());
+                    if func.keeps_elements() {
+                        func.emit(
+                            &nk.0,
+                            &mut wctx,
+                            None,
+                            WindowElements::records(elements),
+                            &mut collector,
+                        )
+                    } else {
+                        let mut acc = None;
+                        for r in elements {
+                            func.add(&mut acc, &r.value)?;
+                        }
+                        func.emit(
+                            &nk.0,
+                            &mut wctx,
+                            acc.as_ref(),
+                            WindowElements::one(None),
+                            &mut collector,
+                        )
+                    }
+                };
+                match self.evictor.as_mut() {
+                    // Without an evictor the elements are only read (not written again by
+                    // the next incremental checkpoint).
+                    None => self.store.read_entry::<Vec<Record<T>>, _>(
+                        &self.names.elements,
+                        nk,
+                        |elements| match elements {
+                            Some(els) if !els.is_empty() => run(els),
+                            _ => Ok(()),
+                        },
+                    )??,
+                    Some(evictor) => self.store.with_entry::<Vec<Record<T>>, _>(
+                        &self.names.elements,
+                        nk,
+                        |slot| {
+                            let Some(els) = slot.as_mut() else {
+                                return Ok(());
+                            };
+                            if els.is_empty() {
+                                return Ok(());
+                            }
+                            evictor.evict_before(els, w);
+                            run(els)?;
+                            evictor.evict_after(els, w);
+                            if els.is_empty() {
+                                *slot = None;
+                            }
+                            Ok(())
+                        },
+                    )??,
+                }
+                changed(&old, &ws)?
+            }
+            Mode::Shared { offset, block, .. } => {
+                let Some((start, end)) = w.time_range() else {
+                    return Ok(());
+                };
+                let Some(old) = self.store.read_entry::<EntryOf<K, T, A, Tr, F>, _>(
+                    &self.names.contents,
+                    nk,
+                    |e| e.map(|e| e.window_state.clone()),
+                )?
+                else {
+                    return Ok(());
+                };
+                let mut items: Vec<(u64, T)> = Vec::new();
+                let mut b = Self::block_of(start, offset, block);
+                while b < end {
+                    nk.1 = WindowNamespace::Block(b);
+                    self.store.read_entry::<SharedBlock<T>, _>(
+                        &self.names.shared,
+                        nk,
+                        |elements| {
+                            for (seq, t, v) in elements.into_iter().flatten() {
+                                if *t >= start && *t < end {
+                                    items.push((*seq, v.clone()));
+                                }
+                            }
+                        },
+                    )?;
+                    b = b.saturating_add(block);
+                }
+                nk.1 = WindowNamespace::Window(w.clone());
+                if items.is_empty() {
+                    return Ok(());
+                }
+                items.sort_unstable_by_key(|(seq, _)| *seq);
+                let mut ws = StateSlot::restored(old.clone());
+                let mut wctx = WindowContext {
+                    window: w,
+                    watermark,
+                    clock,
+                    window_state: &mut ws,
+                    merging,
+                    global_state: &mut global,
+                    side: &mut *out.side,
+                };
+                let mut collector = Collector::new(&mut *out.records, w.max_timestamp());
+                func.emit(
+                    &nk.0,
+                    &mut wctx,
+                    None,
+                    WindowElements::arrivals(&items),
+                    &mut collector,
+                )?;
+                changed(&old, &ws)?
+            }
+        };
+        if let Some(new) = new_window_state {
+            self.store
+                .with_entry::<EntryOf<K, T, A, Tr, F>, _>(&self.names.contents, nk, |e| {
+                    if let Some(e) = e {
+                        e.window_state = new;
+                    }
+                })?;
+        }
+        self.save_global(nk, global_old, &global)
+    }
+
+    fn purge(&mut self, nk: &mut Nk<K, A::W>, w: &A::W) -> Result<()> {
+        nk.1 = WindowNamespace::Window(w.clone());
+        self.store
+            .with_entry::<EntryOf<K, T, A, Tr, F>, _>(&self.names.contents, nk, |e| {
+                if let Some(e) = e {
+                    e.acc = None;
+                }
+            })?;
+        if self.mode == Mode::PerWindow {
+            self.store
+                .with_entry::<Vec<Record<T>>, _>(&self.names.elements, nk, |e| *e = None)?;
+        }
+        Ok(())
     }
 
     /// Remove everything of window `w` (its cleanup time came).
     fn clear_all(
         &mut self,
-        key: &K,
+        nk: &mut Nk<K, A::W>,
         w: &A::W,
         ctx: &OperatorContext,
         out: &mut Emitter<'_, F::Out>,
     ) -> Result<()> {
-        let Some(ks) = self.keys.get_mut(key) else {
-            return Ok(());
-        };
-        if let Some(mut entry) = ks.windows.remove(w) {
+        nk.1 = WindowNamespace::Window(w.clone());
+        let entry =
+            self.store
+                .with_entry::<EntryOf<K, T, A, Tr, F>, _>(&self.names.contents, nk, |e| e.take())?;
+        if let Some(mut entry) = entry {
             let mut tctx =
                 TriggerContext::new(ctx.watermark.0, ctx.clock.now_ms(), &mut self.requests);
             self.trigger.clear(w, &mut entry.trigger, &mut tctx);
             self.requests.clear();
+            let (global_old, mut global) = self.load_global(nk)?;
+            let mut ws = StateSlot::restored(entry.window_state.take());
             let mut wctx = WindowContext {
                 window: w,
                 watermark: ctx.watermark.0,
                 clock: &*ctx.clock,
-                window_state: &mut entry.window_state,
+                window_state: &mut ws,
                 merging: self.merging,
-                global_state: &mut ks.global_state,
-                side: out.side,
+                global_state: &mut global,
+                side: &mut *out.side,
             };
-            self.func.clear(key, &mut wctx)?;
+            self.func.clear(&nk.0, &mut wctx)?;
+            self.save_global(nk, global_old, &global)?;
         }
-        if let (Mode::Shared(slide), Some((start, _))) = (self.mode, w.time_range()) {
-            let cutoff = start.saturating_add(slide);
-            while let Some((&(t, _), _)) = ks.shared.first_key_value() {
-                if t >= cutoff {
-                    break;
-                }
-                ks.shared.pop_first();
+        match self.mode {
+            Mode::PerWindow => {
+                nk.1 = WindowNamespace::Window(w.clone());
+                self.store
+                    .with_entry::<Vec<Record<T>>, _>(&self.names.elements, nk, |e| *e = None)?;
             }
+            Mode::Shared {
+                slide,
+                offset,
+                block,
+            } => {
+                // Later windows start at `start + slide` or later: drop what lies before.
+                if let Some((start, _)) = w.time_range() {
+                    let cutoff = start.saturating_add(slide);
+                    let mut b = Self::block_of(start, offset, block);
+                    while b < cutoff {
+                        nk.1 = WindowNamespace::Block(b);
+                        self.store.with_entry::<SharedBlock<T>, _>(
+                            &self.names.shared,
+                            nk,
+                            |slot| {
+                                if let Some(v) = slot {
+                                    v.retain(|(_, t, _)| *t >= cutoff);
+                                    if v.is_empty() {
+                                        *slot = None;
+                                    }
+                                }
+                            },
+                        )?;
+                        b = b.saturating_add(block);
+                    }
+                }
+            }
+            Mode::Accumulate => {}
         }
-        if ks.is_empty() {
-            self.keys.remove(key);
+        if self.merging {
+            nk.1 = WindowNamespace::Key;
+            self.store
+                .with_entry::<Vec<A::W>, _>(&self.names.merging, nk, |set| {
+                    if let Some(v) = set {
+                        v.retain(|x| x != w);
+                        if v.is_empty() {
+                            *set = None;
+                        }
+                    }
+                })?;
         }
         Ok(())
     }
@@ -466,17 +646,17 @@ where
     /// A trigger answered `result` for window `w`: fire and/or purge.
     fn act(
         &mut self,
-        result: crate::trigger::TriggerResult,
-        key: &K,
+        result: TriggerResult,
+        nk: &mut Nk<K, A::W>,
         w: &A::W,
         ctx: &OperatorContext,
         out: &mut Emitter<'_, F::Out>,
     ) -> Result<()> {
         if result.is_fire() {
-            self.emit(key, w, ctx, out)?;
+            self.emit(nk, w, ctx, out)?;
         }
         if result.is_purge() {
-            self.purge(key, w);
+            self.purge(nk, w)?;
         }
         Ok(())
     }
@@ -484,53 +664,86 @@ where
     /// Merge `new` with the key's intersecting windows; returns the window to use.
     fn merge_window(
         &mut self,
-        key: &K,
+        nk: &mut Nk<K, A::W>,
         new: A::W,
         watermark: Timestamp,
         ctx: &OperatorContext,
     ) -> Result<Option<A::W>> {
-        let ks = self.keys.entry(key.clone()).or_insert_with(KeyState::new);
-        let overlapping: Vec<A::W> = ks
-            .windows
-            .keys()
-            .filter(|w| w.intersects(&new))
-            .cloned()
-            .collect();
+        nk.1 = WindowNamespace::Key;
+        let mut overlapping: Vec<A::W> =
+            self.store
+                .read_entry::<Vec<A::W>, _>(&self.names.merging, nk, |set| {
+                    set.map(|v| v.iter().filter(|w| w.intersects(&new)).cloned().collect())
+                        .unwrap_or_default()
+                })?;
+        overlapping.sort();
         let merged = overlapping.iter().fold(new.clone(), |acc, w| acc.cover(w));
         if self.is_window_late(&merged, watermark) {
             return Ok(None);
         }
-        let ks = self.keys.entry(key.clone()).or_insert_with(KeyState::new);
-        if overlapping.is_empty() || (overlapping.len() == 1 && overlapping[0] == merged) {
-            ks.windows.entry(merged.clone()).or_insert_with(Entry::new);
+        if overlapping.len() == 1 && overlapping[0] == merged {
             return Ok(Some(merged));
         }
-        let mut target: Entry<F::Acc, Tr::State, T> = Entry::new();
-        let mut states = Vec::with_capacity(overlapping.len());
-        for w in &overlapping {
-            if let Some(mut old) = ks.windows.remove(w) {
-                let mut tctx =
-                    TriggerContext::new(watermark, ctx.clock.now_ms(), &mut self.requests);
-                self.trigger.clear(w, &mut old.trigger, &mut tctx);
-                self.requests.clear();
-                self.func.merge(&mut target.acc, old.acc.take())?;
-                target.elements.append(&mut old.elements);
-                states.push(old.trigger);
+        if !overlapping.is_empty() {
+            let mut target: EntryOf<K, T, A, Tr, F> = WindowEntry::new();
+            let mut elements: Vec<Record<T>> = Vec::new();
+            let mut states = Vec::with_capacity(overlapping.len());
+            for w in &overlapping {
+                nk.1 = WindowNamespace::Window(w.clone());
+                let old = self.store.with_entry::<EntryOf<K, T, A, Tr, F>, _>(
+                    &self.names.contents,
+                    nk,
+                    |e| e.take(),
+                )?;
+                if let Some(mut old) = old {
+                    let mut tctx =
+                        TriggerContext::new(watermark, ctx.clock.now_ms(), &mut self.requests);
+                    self.trigger.clear(w, &mut old.trigger, &mut tctx);
+                    self.requests.clear();
+                    self.func.merge(&mut target.acc, old.acc.take())?;
+                    states.push(old.trigger);
+                }
+                if self.mode == Mode::PerWindow
+                    && let Some(mut els) = self.store.with_entry::<Vec<Record<T>>, _>(
+                        &self.names.elements,
+                        nk,
+                        |e| e.take(),
+                    )?
+                {
+                    elements.append(&mut els);
+                }
+            }
+            let mut tctx = TriggerContext::new(watermark, ctx.clock.now_ms(), &mut self.requests);
+            self.trigger
+                .on_merge(&merged, &mut target.trigger, states, &mut tctx);
+            apply_requests(
+                &mut self.requests,
+                &nk.0,
+                &merged,
+                &mut target,
+                &mut self.event_timers,
+                &mut self.proc_timers,
+                ctx,
+            );
+            nk.1 = WindowNamespace::Window(merged.clone());
+            self.store
+                .with_entry::<EntryOf<K, T, A, Tr, F>, _>(&self.names.contents, nk, |e| {
+                    *e = Some(target)
+                })?;
+            if !elements.is_empty() {
+                self.store
+                    .with_entry::<Vec<Record<T>>, _>(&self.names.elements, nk, |e| {
+                        *e = Some(elements)
+                    })?;
             }
         }
-        let mut tctx = TriggerContext::new(watermark, ctx.clock.now_ms(), &mut self.requests);
-        self.trigger
-            .on_merge(&merged, &mut target.trigger, states, &mut tctx);
-        apply_requests(
-            &mut self.requests,
-            key,
-            &merged,
-            &mut target,
-            &mut self.event_timers,
-            &mut self.proc_timers,
-            ctx,
-        );
-        ks.windows.insert(merged.clone(), target);
+        nk.1 = WindowNamespace::Key;
+        self.store
+            .with_entry::<Vec<A::W>, _>(&self.names.merging, nk, |set| {
+                let v = set.get_or_insert_with(Vec::new);
+                v.retain(|w| !overlapping.contains(w));
+                v.push(merged.clone());
+            })?;
         Ok(Some(merged))
     }
 
@@ -541,7 +754,7 @@ where
         ctx: &OperatorContext,
         out: &mut Emitter<'_, F::Out>,
     ) -> Result<()> {
-        let key = (self.key_of)(&r.value);
+        let mut nk = Namespaced((self.key_of)(&r.value), WindowNamespace::Key);
         let watermark = ctx.watermark.0;
         let mut assigned = std::mem::take(&mut self.assigned);
         assigned.clear();
@@ -550,7 +763,7 @@ where
         if self.merging {
             let mut merged = Vec::with_capacity(assigned.len());
             for w in assigned.drain(..) {
-                if let Some(m) = self.merge_window(&key, w, watermark, ctx)? {
+                if let Some(m) = self.merge_window(&mut nk, w, watermark, ctx)? {
                     merged.push(m);
                 }
             }
@@ -568,68 +781,63 @@ where
             self.assigned = assigned;
             return Ok(());
         }
-        let storage_ts = if self.event_time { r.timestamp } else { now };
-        let cleanup_request = |w: &A::W, this: &Self| {
-            let t = this.cleanup_time(w);
-            (t != i64::MAX).then_some(if this.event_time {
-                TimerRequest::RegisterEventTime(t)
-            } else {
-                TimerRequest::RegisterProcessingTime(t)
-            })
-        };
-        for (i, w) in assigned.iter().enumerate() {
-            let cleanup = cleanup_request(w, self);
-            let result = {
-                // One hash lookup per record and window; the key is cloned only for a new key.
-                let ks = match self.keys.get_mut(&key) {
-                    Some(ks) => ks,
-                    None => self.keys.entry(key.clone()).or_insert_with(KeyState::new),
-                };
-                if i == 0
-                    && let Mode::Shared(_) = self.mode
-                {
-                    ks.shared.insert((storage_ts, self.seq), r.value.clone());
-                    self.seq += 1;
-                }
-                let (entry, created) = match ks.windows.get_mut(w) {
-                    Some(e) => (e, false),
-                    None => (ks.windows.entry(w.clone()).or_insert_with(Entry::new), true),
-                };
-                match self.mode {
-                    Mode::Accumulate => self.func.add(&mut entry.acc, &r.value)?,
-                    Mode::PerWindow => entry.elements.push(r.clone()),
-                    Mode::Shared(_) => {}
-                }
-                let mut tctx = TriggerContext::new(watermark, now, &mut self.requests);
-                let result = self.trigger.on_element(
-                    &r.value,
-                    r.timestamp,
-                    w,
-                    &mut entry.trigger,
-                    &mut tctx,
-                );
-                // The cleanup timer of a window is registered once, when it is created
-                // (merged session windows are created by the merge, so always register).
-                if (created || self.merging)
-                    && let Some(c) = cleanup
-                {
-                    self.requests.push(c);
-                }
-                if !self.requests.is_empty() {
-                    apply_requests(
-                        &mut self.requests,
-                        &key,
-                        w,
-                        entry,
-                        &mut self.event_timers,
-                        &mut self.proc_timers,
-                        ctx,
-                    );
-                }
-                result
+        if let Mode::Shared { offset, block, .. } = self.mode {
+            let t = if self.event_time { r.timestamp } else { now };
+            nk.1 = WindowNamespace::Block(Self::block_of(t, offset, block));
+            let seq = self.seq;
+            self.seq += 1;
+            self.store
+                .with_entry::<SharedBlock<T>, _>(&self.names.shared, &nk, |b| {
+                    b.get_or_insert_with(Vec::new)
+                        .push((seq, t, r.value.clone()))
+                })?;
+        }
+        for w in &assigned {
+            let cleanup = {
+                let t = self.cleanup_time(w);
+                (t != i64::MAX).then_some(if self.event_time {
+                    TimerRequest::RegisterEventTime(t)
+                } else {
+                    TimerRequest::RegisterProcessingTime(t)
+                })
             };
-            if result != crate::trigger::TriggerResult::Continue {
-                self.act(result, &key, w, ctx, out)?;
+            nk.1 = WindowNamespace::Window(w.clone());
+            if self.mode == Mode::PerWindow {
+                self.store
+                    .with_entry::<Vec<Record<T>>, _>(&self.names.elements, &nk, |e| {
+                        e.get_or_insert_with(Vec::new).push(r.clone())
+                    })?;
+            }
+            let (func, trigger, requests) = (&mut self.func, &mut self.trigger, &mut self.requests);
+            let (event_timers, proc_timers) = (&mut self.event_timers, &mut self.proc_timers);
+            let (mode, merging) = (self.mode, self.merging);
+            let result = self.store.with_entry::<EntryOf<K, T, A, Tr, F>, _>(
+                &self.names.contents,
+                &nk,
+                |slot| -> Result<TriggerResult> {
+                    let created = slot.is_none();
+                    let entry = slot.get_or_insert_with(WindowEntry::new);
+                    if mode == Mode::Accumulate {
+                        func.add(&mut entry.acc, &r.value)?;
+                    }
+                    let mut tctx = TriggerContext::new(watermark, now, requests);
+                    let result =
+                        trigger.on_element(&r.value, r.timestamp, w, &mut entry.trigger, &mut tctx);
+                    // The cleanup timer of a window is registered once, when it is created
+                    // (merged session windows are created by the merge, so always register).
+                    if (created || merging)
+                        && let Some(c) = cleanup
+                    {
+                        requests.push(c);
+                    }
+                    if !requests.is_empty() {
+                        apply_requests(requests, &nk.0, w, entry, event_timers, proc_timers, ctx);
+                    }
+                    Ok(result)
+                },
+            )??;
+            if result != TriggerResult::Continue {
+                self.act(result, &mut nk, w, ctx, out)?;
             }
         }
         self.assigned = assigned;
@@ -646,45 +854,38 @@ where
         out: &mut Emitter<'_, F::Out>,
     ) -> Result<()> {
         let now = ctx.clock.now_ms();
-        let result = {
-            let Some(entry) = self
-                .keys
-                .get_mut(&key)
-                .and_then(|ks| ks.windows.get_mut(&w))
-            else {
-                return Ok(());
-            };
-            let timers = if event {
-                &mut entry.event_timers
-            } else {
-                &mut entry.proc_timers
-            };
-            let Some(pos) = timers.iter().position(|t| *t == time) else {
-                return Ok(()); // deleted
-            };
-            timers.swap_remove(pos);
-            let mut tctx = TriggerContext::new(ctx.watermark.0, now, &mut self.requests);
-            let result = if event {
-                self.trigger
-                    .on_event_time(time, &w, &mut entry.trigger, &mut tctx)
-            } else {
-                self.trigger
-                    .on_processing_time(time, &w, &mut entry.trigger, &mut tctx)
-            };
-            apply_requests(
-                &mut self.requests,
-                &key,
-                &w,
-                entry,
-                &mut self.event_timers,
-                &mut self.proc_timers,
-                ctx,
-            );
-            result
+        let mut nk = Namespaced(key, WindowNamespace::Window(w.clone()));
+        let (trigger, requests) = (&mut self.trigger, &mut self.requests);
+        let (event_timers, proc_timers) = (&mut self.event_timers, &mut self.proc_timers);
+        let result = self.store.with_entry::<EntryOf<K, T, A, Tr, F>, _>(
+            &self.names.contents,
+            &nk,
+            |slot| {
+                let entry = slot.as_mut()?;
+                let timers = if event {
+                    &mut entry.event_timers
+                } else {
+                    &mut entry.proc_timers
+                };
+                // Not found: the trigger deleted the timer.
+                let pos = timers.iter().position(|t| *t == time)?;
+                timers.swap_remove(pos);
+                let mut tctx = TriggerContext::new(ctx.watermark.0, now, requests);
+                let result = if event {
+                    trigger.on_event_time(time, &w, &mut entry.trigger, &mut tctx)
+                } else {
+                    trigger.on_processing_time(time, &w, &mut entry.trigger, &mut tctx)
+                };
+                apply_requests(requests, &nk.0, &w, entry, event_timers, proc_timers, ctx);
+                Some(result)
+            },
+        )?;
+        let Some(result) = result else {
+            return Ok(());
         };
-        self.act(result, &key, &w, ctx, out)?;
+        self.act(result, &mut nk, &w, ctx, out)?;
         if self.event_time == event && time == self.cleanup_time(&w) {
-            self.clear_all(&key, &w, ctx, out)?;
+            self.clear_all(&mut nk, &w, ctx, out)?;
         }
         Ok(())
     }
@@ -700,6 +901,10 @@ where
     F: WindowFn<K, T, A::W>,
     KF: Fn(&T) -> K + Send,
 {
+    fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.ensure_store(ctx)
+    }
+
     fn process_batch(
         &mut self,
         batch: &mut Vec<Record<T>>,
@@ -755,50 +960,54 @@ where
     }
 
     fn snapshot_state(&mut self, ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
-        let mut entries = Vec::with_capacity(self.keys.len());
-        for (key, ks) in &self.keys {
-            if !ks.is_empty() {
-                entries.push((key.clone(), KeySnapshot::of(ks)?));
-            }
-        }
-        out.keyed_deferred(WINDOW_STATE, ctx.max_parallelism, entries);
+        self.store.snapshot(ctx, out)
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        self.store.notify_checkpoint_complete(id);
         Ok(())
     }
 
     fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
-        let entries: OperatorKeySnapshots<K, T, A, Tr, F> = state.keyed_entries(WINDOW_STATE)?;
-        for (key, snap) in entries {
-            let ks = self.keys.entry(key.clone()).or_insert_with(KeyState::new);
-            for w in snap.windows {
-                for &t in &w.event_timers {
-                    self.event_timers
-                        .entry(t)
-                        .or_default()
-                        .push((key.clone(), w.window.clone()));
+        self.ensure_store(ctx)?;
+        self.store.restore(state)?;
+        if matches!(self.mode, Mode::Shared { .. }) {
+            // Continue after the latest restored arrival.
+            for nk in self.store.keys(SHARED_ELEMENTS_STATE) {
+                let last =
+                    self.store
+                        .read_entry::<SharedBlock<T>, _>(&self.names.shared, &nk, |b| {
+                            b.into_iter().flatten().map(|(seq, _, _)| *seq).max()
+                        })?;
+                if let Some(last) = last {
+                    self.seq = self.seq.max(last.saturating_add(1));
                 }
-                for &t in &w.proc_timers {
-                    self.proc_timers
-                        .entry(t)
-                        .or_default()
-                        .push((key.clone(), w.window.clone()));
-                }
-                ks.windows.insert(
-                    w.window,
-                    Entry {
-                        acc: w.acc,
-                        elements: w.elements,
-                        trigger: w.trigger,
-                        event_timers: w.event_timers,
-                        proc_timers: w.proc_timers,
-                        window_state: StateSlot::restored(w.window_state),
-                    },
-                );
             }
-            for (t, seq, v) in snap.shared {
-                ks.shared.insert((t, seq), v);
-                self.seq = self.seq.max(seq.saturating_add(1));
+        }
+        for nk in self.store.keys(WINDOW_STATE) {
+            let WindowNamespace::Window(w) = &nk.1 else {
+                continue;
+            };
+            let timers = self.store.read_entry::<EntryOf<K, T, A, Tr, F>, _>(
+                &self.names.contents,
+                &nk,
+                |e| e.map(|e| (e.event_timers.clone(), e.proc_timers.clone())),
+            )?;
+            let Some((event, processing)) = timers else {
+                continue;
+            };
+            for t in event {
+                self.event_timers
+                    .entry(t)
+                    .or_default()
+                    .push((nk.0.clone(), w.clone()));
             }
-            ks.global_state = StateSlot::restored(snap.global_state);
+            for t in processing {
+                self.proc_timers
+                    .entry(t)
+                    .or_default()
+                    .push((nk.0.clone(), w.clone()));
+            }
         }
         if let Some((&next, _)) = self.proc_timers.first_key_value() {
             ctx.request_processing_time(next);

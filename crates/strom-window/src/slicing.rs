@@ -90,7 +90,7 @@ struct Names {
     range: StateName,
 }
 
-fn gcd(a: i64, b: i64) -> i64 {
+pub(crate) fn gcd(a: i64, b: i64) -> i64 {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
@@ -104,7 +104,7 @@ const BLOCKS_PER_WINDOW: i64 = 8;
 
 /// The block length for windows of `size` cut in slices of `pane`: as few panes as give
 /// at most [`BLOCKS_PER_WINDOW`] blocks per window.
-fn block_length(size: i64, pane: i64) -> i64 {
+pub(crate) fn block_length(size: i64, pane: i64) -> i64 {
     let panes = (size / pane).max(1);
     pane * ((panes + BLOCKS_PER_WINDOW - 1) / BLOCKS_PER_WINDOW)
 }

@@ -47,11 +47,6 @@ impl StateSlot {
         StateSlot(bytes.map(Slot::Encoded))
     }
 
-    /// Whether nothing is stored.
-    pub(crate) fn is_none(&self) -> bool {
-        self.0.is_none()
-    }
-
     /// The value as `S`, created with `Default` on first use (or decoded from restored
     /// bytes).
     pub(crate) fn get<S>(&mut self) -> Result<&mut S>
@@ -110,7 +105,6 @@ mod tests {
     #[test]
     fn slot_round_trips_and_checks_types() {
         let mut s = StateSlot::default();
-        assert!(s.is_none());
         assert_eq!(s.encoded().unwrap(), None);
         *s.get::<u32>().unwrap() += 5;
         let bytes = s.encoded().unwrap();

@@ -786,12 +786,17 @@ fn snapshots_use_stable_state_names_and_key_groups() {
     j.run(&input[..input.len() - 1]);
     let sections = j.snapshot().materialize().unwrap();
     assert!(!sections.is_empty());
-    for sec in sections {
-        assert_eq!(
-            sec.state(),
-            strom_window::interval_join::INTERVAL_JOIN_STATE
-        );
-    }
+    let names: std::collections::BTreeSet<&str> = sections.iter().map(|s| s.state()).collect();
+    assert_eq!(
+        names,
+        [
+            strom_window::interval_join::INTERVAL_JOIN_LEFT_STATE,
+            strom_window::interval_join::INTERVAL_JOIN_RIGHT_STATE
+        ]
+        .into_iter()
+        .collect(),
+        "one buffer per side"
+    );
     let empty = Harness::<Ev, _, Ev, _>::new(tumbling_aggregate(), 0, 1, 0, &[LATE])
         .snapshot()
         .materialize()

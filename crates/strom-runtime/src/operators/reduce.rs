@@ -2,14 +2,16 @@
 //! built on it): per key, the accumulated value is combined with each new record and the
 //! new accumulated value is emitted.
 //!
-//! At a checkpoint barrier the accumulated values are copied and checkpointed as the keyed
-//! state [`KeyedReduce::STATE_NAME`], cut by key group (encoded on the checkpoint writer
-//! thread); a restored subtask takes the values of the key groups it owns.
+//! The accumulated values are the keyed state [`KeyedReduce::STATE_NAME`] in the operator's
+//! [`KeyedStateStore`] on the job's state backend (heap or disk), one object per key, so
+//! checkpoints are the store's: cut by key group, incremental where the backend and the
+//! runtime allow; a restored subtask takes the values of the key groups it owns.
 
 use crate::operator::{Emitter, OneInputOperator, OperatorContext};
-use std::collections::HashMap;
-use strom_core::checkpoint::{RestoredState, SnapshotContext, StateSnapshot};
+use std::sync::Arc;
+use strom_core::checkpoint::{CheckpointId, RestoredState, SnapshotContext, StateSnapshot};
 use strom_core::{Data, Key, Result};
+use strom_state::{KeyedStateBackend, KeyedStateStore, StateName};
 use strom_types::Record;
 
 /// Keeps one accumulated value per key `K`. `KF` extracts the key, `R` combines
@@ -17,8 +19,12 @@ use strom_types::Record;
 pub struct KeyedReduce<T, K, KF, R> {
     key_of: KF,
     reduce: R,
-    /// The accumulated value per key (`None` only while the reduce function runs).
-    state: HashMap<K, Option<T>, foldhash::fast::RandomState>,
+    /// The accumulated value per key.
+    store: KeyedStateStore<K>,
+    /// Whether `store` is the one on the configured backend.
+    store_ready: bool,
+    name: StateName,
+    _value: std::marker::PhantomData<fn() -> T>,
 }
 
 impl<T, K, KF, R> KeyedReduce<T, K, KF, R> {
@@ -31,8 +37,27 @@ impl<T, K, KF, R> KeyedReduce<T, K, KF, R> {
         KeyedReduce {
             key_of,
             reduce,
-            state: HashMap::default(),
+            store: KeyedStateStore::default(),
+            store_ready: false,
+            name: Arc::from(Self::STATE_NAME),
+            _value: std::marker::PhantomData,
         }
+    }
+
+    /// The keyed state (for tests and introspection).
+    pub fn state(&self) -> &KeyedStateStore<K> {
+        &self.store
+    }
+}
+
+impl<T, K: Key, KF, R> KeyedReduce<T, K, KF, R> {
+    /// Create the store on the configured backend, once.
+    fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
+        if !self.store_ready {
+            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
+            self.store_ready = true;
+        }
+        Ok(())
     }
 }
 
@@ -43,22 +68,22 @@ where
     KF: Fn(&T) -> K + Send,
     R: FnMut(T, T) -> T + Send,
 {
-    fn initialize_state(&mut self, state: &RestoredState, _: &mut OperatorContext) -> Result<()> {
-        for (key, value) in state.keyed_entries::<K, T>(Self::STATE_NAME)? {
-            self.state.insert(key, Some(value));
-        }
-        Ok(())
+    fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
+        self.ensure_store(ctx)
+    }
+
+    fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
+        self.ensure_store(ctx)?;
+        self.store.restore(state)?;
+        self.store.declare::<T>(&self.name)
     }
 
     fn snapshot_state(&mut self, ctx: &SnapshotContext, out: &mut StateSnapshot) -> Result<()> {
-        let entries: Vec<(K, T)> = self
-            .state
-            .iter()
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
-            .collect();
-        if !entries.is_empty() {
-            out.keyed_deferred(Self::STATE_NAME, ctx.max_parallelism, entries);
-        }
+        self.store.snapshot(ctx, out)
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: CheckpointId) -> Result<()> {
+        self.store.notify_checkpoint_complete(id);
         Ok(())
     }
 
@@ -68,15 +93,18 @@ where
         _: &mut OperatorContext,
         out: &mut Emitter<'_, T>,
     ) -> Result<()> {
+        let reduce = &mut self.reduce;
         for r in batch.drain(..) {
             let key = (self.key_of)(&r.value);
             // The accumulated value moves into the reduce function; one clone is emitted.
-            let slot = self.state.entry(key).or_insert(None);
-            let next = match slot.take() {
-                Some(prev) => (self.reduce)(prev, r.value),
-                None => r.value,
-            };
-            *slot = Some(next.clone());
+            let next = self.store.with_entry::<T, _>(&self.name, &key, |slot| {
+                let next = match slot.take() {
+                    Some(prev) => reduce(prev, r.value),
+                    None => r.value,
+                };
+                *slot = Some(next.clone());
+                next
+            })?;
             out.records.push(Record::new(next, r.timestamp));
         }
         Ok(())
