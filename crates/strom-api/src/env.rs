@@ -190,11 +190,9 @@ impl StreamEnv {
     }
 
     /// Where keyed state lives: on the heap (default) or on disk, for state larger than
-    /// memory. The backend holds the keyed state of process functions (value, list, map,
-    /// reducing and aggregating state), of CEP and of sliced windows (tumbling and
-    /// sliding windows with `reduce` or `aggregate`); the contents of other windows, the
-    /// interval join's buffers and rolling aggregations are still kept on the heap whatever
-    /// the backend. Without this call the environment variable `STROM_STATE_BACKEND`
+    /// memory. The backend holds the keyed state of every stateful operator: process
+    /// functions (value, list, map, reducing and aggregating state), CEP, windows, the
+    /// interval join and rolling aggregations. Without this call the environment variable `STROM_STATE_BACKEND`
     /// (`heap` or `disk`, see [`StateBackendConfig::from_env`]) decides when the job
     /// starts. The disk backend needs cargo feature `disk` (default); without it `execute`
     /// fails before the job runs, saying so.
