@@ -117,7 +117,11 @@ impl AggregateFunction<(u64, i64)> for Count {
 #[test]
 fn windows_give_the_same_result_in_both_modes() {
     let memory = window_job(ChannelMode::InMemory, None);
-    assert_eq!(memory.iter().map(|r| r.2).sum::<u64>(), 20_000, "every record counted");
+    assert_eq!(
+        memory.iter().map(|r| r.2).sum::<u64>(),
+        20_000,
+        "every record counted"
+    );
     assert_eq!(window_job(ChannelMode::Serialized, None), memory);
     let dir = tempfile::tempdir().expect("tempdir");
     assert_eq!(

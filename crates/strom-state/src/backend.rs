@@ -78,8 +78,8 @@ impl<K> Default for KeyedStateStore<K> {
 pub trait KeyedStateBackend<K> {
     /// Read-modify-write the object of state `name` for `key` (`None` when absent; set it to
     /// `None` to delete). The first use fixes the state's object type; another type later is
-    /// an error naming the state. On the disk backend an object that is left unchanged is
-    /// not written back.
+    /// an error naming the state. On the disk backend the object stays decoded in its
+    /// object cache and is written back when evicted or at the next snapshot.
     fn with_entry<S, R>(
         &mut self,
         name: &StateName,

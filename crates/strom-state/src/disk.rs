@@ -6,10 +6,18 @@
 //! under the *physical key* `key group (u16, big endian) ‖ state id (u16, big endian) ‖
 //! encoded key`, so a key group's entries are contiguous and each (key group, state) pair is
 //! one prefix. Keys and objects are MessagePack with named fields, as in checkpoints.
-//! [`with_entry`](crate::KeyedStateBackend::with_entry) reads and decodes the object, runs the change,
-//! and writes it back only when its encoding changed (or deletes it). Memory is bounded by
-//! the configured `cache_bytes` (block cache plus write buffers) plus the record of changed
-//! keys kept for incremental checkpoints, itself capped at `max(cache_bytes, 4 MiB)`.
+//!
+//! **Object cache.** In front of the store sits a write-back cache of *decoded* objects
+//! (`ObjectCache`), so that a hot object — the current slice of a busy sensor, a key's
+//! pending CEP matches — is decoded once and encoded and written once per checkpoint, not
+//! on every change; a miss decodes the object from the store, runs the change and caches
+//! it (a miss that changes nothing leaves the object clean). Evicted dirty objects are
+//! written to the store, and so is every dirty object before a snapshot, a key listing or
+//! a TTL sweep, so that the store alone is what those read. Memory is bounded by the
+//! configured `cache_bytes` — half for the object cache (objects counted by their encoded
+//! size, measured when loaded and again every few dozen changes), half for the store's
+//! block cache and write buffers — plus the record of changed keys kept for incremental
+//! checkpoints, itself capped at `max(cache_bytes, 4 MiB)`.
 //!
 //! **Snapshots** take a read view of the store at the barrier (an MVCC snapshot: later
 //! writes do not show in it) and read it on the checkpoint writer thread:
@@ -30,7 +38,7 @@ use crate::backend::{Change, StateName, incompatible, restored_changes, two_type
 use crate::codec::{CompleteWriter, DeltaWriter};
 use crate::heap::Map;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, Readable};
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,9 +73,13 @@ pub struct DiskBackend {
     key_buf: Vec<u8>,
     val_buf: Vec<u8>,
     dirty: DirtyLog,
+    /// Decoded objects in front of the store (see [`ObjectCache`]).
+    cache: ObjectCache,
     /// An error met where it could not be returned (listing keys); returned by the next
     /// call that can fail.
     failure: Mutex<Option<StromError>>,
+    /// Whether `failure` may hold an error (so that `check` locks only then).
+    failed: std::sync::atomic::AtomicBool,
 }
 
 struct DiskState {
@@ -78,6 +90,64 @@ struct DiskState {
     key_groups: KeyGroupSet,
     /// Whether the state came from a checkpoint (its objects are checked on first use).
     restored: bool,
+    /// Encodes a cached object of the state's type (set with the type).
+    encode: Option<EncodeFn>,
+}
+
+/// Encodes a cached `Option<S>` into the buffer: `Ok(true)` when it holds an object,
+/// `Ok(false)` when it is a deletion.
+type EncodeFn = fn(&(dyn Any + Send), &mut Vec<u8>) -> std::result::Result<bool, String>;
+
+fn encode_slot<S: Data>(
+    slot: &(dyn Any + Send),
+    buf: &mut Vec<u8>,
+) -> std::result::Result<bool, String> {
+    match slot.downcast_ref::<Option<S>>() {
+        Some(Some(s)) => {
+            buf.clear();
+            rmp_serde::encode::write_named(buf, s).map_err(|e| e.to_string())?;
+            Ok(true)
+        }
+        Some(None) => Ok(false),
+        None => Err(format!(
+            "cached object is not a {}",
+            std::any::type_name::<S>()
+        )),
+    }
+}
+
+/// Bytes a cached object costs besides its key and encoded size (map slot, box, flags).
+const CACHED_OVERHEAD: usize = 64;
+
+/// Writes to a cached object after which its size is measured again.
+const REMEASURE_EVERY: u32 = 64;
+
+/// One decoded object in the cache.
+struct Cached {
+    /// The state's `Option<S>`: `None` is a known absence, or a deletion when dirty.
+    slot: Box<dyn Any + Send>,
+    /// Changed since it was last written to the store.
+    dirty: bool,
+    /// Whether the slot holds an object (not an absence or deletion).
+    present: bool,
+    /// Used since the last eviction sweep passed it (second chance).
+    referenced: bool,
+    /// Writes since its size was last measured.
+    writes: u32,
+    /// What it is counted as against the budget.
+    cost: usize,
+}
+
+/// Decoded objects in front of the LSM store, so that a hot object is decoded once and
+/// written back once per checkpoint rather than on every change: a write-back cache
+/// keyed by physical key, with a byte budget (sizes are encoded sizes, measured when an
+/// object is loaded, written back, or changed [`REMEASURE_EVERY`] times) and second-chance
+/// eviction. Dirty objects are written to the store when evicted and before every
+/// snapshot, listing or sweep, so the store alone is what snapshots read.
+struct ObjectCache {
+    map: std::collections::HashMap<Box<[u8]>, Cached, foldhash::fast::RandomState>,
+    bytes: usize,
+    limit: usize,
 }
 
 /// A set of key groups (a bitmap).
@@ -153,11 +223,14 @@ impl DiskBackend {
                 Err(e) => return Err(StromError::io(p.display(), e)),
             }
         };
-        // Budget: the store keeps at most five memtables in memory (the active one and up
-        // to four sealed ones being flushed; writes wait beyond that): a memtable of 1/10
-        // (1 to 64 MiB), the rest for the block cache (at least 1 MiB).
-        let memtable = (cache_bytes / 10).clamp(MIB, 64 * MIB);
-        let block_cache = cache_bytes.saturating_sub(5 * memtable).max(MIB);
+        // Budget: half for decoded objects (the object cache), half for the LSM store,
+        // which keeps at most five memtables in memory (the active one and up to four
+        // sealed ones being flushed; writes wait beyond that): a memtable of 1/10 of its
+        // half (1 to 64 MiB), the rest for the block cache (at least 1 MiB).
+        let objects = cache_bytes / 2;
+        let lsm = cache_bytes - objects;
+        let memtable = (lsm / 10).clamp(MIB, 64 * MIB);
+        let block_cache = lsm.saturating_sub(5 * memtable).max(MIB);
         let db = Database::builder(&path)
             .cache_size(block_cache)
             .manual_journal_persist(true)
@@ -186,7 +259,13 @@ impl DiskBackend {
             key_buf: Vec::with_capacity(64),
             val_buf: Vec::with_capacity(256),
             dirty: DirtyLog::new(usize::try_from(cache_bytes.max(4 * MIB)).unwrap_or(usize::MAX)),
+            cache: ObjectCache {
+                map: Default::default(),
+                bytes: 0,
+                limit: usize::try_from(objects).unwrap_or(usize::MAX),
+            },
             failure: Mutex::new(None),
+            failed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -194,9 +273,15 @@ impl DiskBackend {
         if let Ok(mut f) = self.failure.lock() {
             f.get_or_insert(e);
         }
+        self.failed.store(true, Ordering::Release);
     }
 
+    #[inline]
     fn check(&self) -> Result<()> {
+        if !self.failed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.failed.store(false, Ordering::Release);
         match self.failure.lock() {
             Ok(mut f) => f.take().map_or(Ok(()), Err),
             Err(_) => Err(StromError::Internal("state store lock poisoned".into())),
@@ -213,6 +298,7 @@ impl DiskBackend {
             ty: None,
             key_groups: KeyGroupSet::new(self.max_parallelism),
             restored: false,
+            encode: None,
         });
         Ok(id)
     }
@@ -220,9 +306,23 @@ impl DiskBackend {
     /// The id of state `name`, checking (and on first use fixing) its object type.
     #[inline]
     fn state_id<S: Data>(&mut self, name: &StateName, operator: &str) -> Result<u16> {
-        let id = match self.ids.get(name) {
-            Some(&id) => id,
-            None => self.add_state(name)?,
+        // Operators hold their names as `StateName`s made once: find them by pointer first.
+        let by_pointer = self
+            .states
+            .iter()
+            .position(|s| Arc::ptr_eq(&s.name, name))
+            .and_then(|p| u16::try_from(p).ok());
+        let id = match by_pointer {
+            Some(id) => id,
+            None => {
+                let id = match self.ids.get(name) {
+                    Some(&id) => id,
+                    None => self.add_state(name)?,
+                };
+                // Found by name: remember the caller's pointer for next time.
+                self.states[usize::from(id)].name = Arc::clone(name);
+                id
+            }
         };
         let state = &self.states[usize::from(id)];
         match state.ty {
@@ -232,8 +332,9 @@ impl DiskBackend {
                 if state.restored {
                     self.check_restored::<S>(id, operator)?;
                 }
-                self.states[usize::from(id)].ty =
-                    Some((TypeId::of::<S>(), std::any::type_name::<S>()));
+                let state = &mut self.states[usize::from(id)];
+                state.ty = Some((TypeId::of::<S>(), std::any::type_name::<S>()));
+                state.encode = Some(encode_slot::<S>);
                 Ok(id)
             }
         }
@@ -275,6 +376,34 @@ impl DiskBackend {
         self.check()?;
         let id = self.state_id::<S>(name, operator)?;
         let kg = self.physical_key(id, key, operator)?;
+        if let Some(c) = self.cache.map.get_mut(&self.key_buf[..]) {
+            let slot = c
+                .slot
+                .downcast_mut::<Option<S>>()
+                .ok_or_else(|| two_types(name, "another type", std::any::type_name::<S>()))?;
+            let r = f(slot);
+            c.present = slot.is_some();
+            c.dirty = true;
+            c.referenced = true;
+            c.writes += 1;
+            if c.writes >= REMEASURE_EVERY {
+                c.writes = 0;
+                let size = match slot {
+                    Some(s) => {
+                        self.val_buf.clear();
+                        rmp_serde::encode::write_named(&mut self.val_buf, s)
+                            .map_err(|m| state_error(operator, name, m.to_string()))?;
+                        self.val_buf.len()
+                    }
+                    None => 0,
+                };
+                let cost = self.key_buf.len() + size + CACHED_OVERHEAD;
+                self.cache.bytes = self.cache.bytes - c.cost + cost;
+                c.cost = cost;
+            }
+            self.states[usize::from(id)].key_groups.insert(kg);
+            return self.evict_if_full().map(|()| r);
+        }
         let old = self
             .ks
             .get(&self.key_buf)
@@ -284,29 +413,25 @@ impl DiskBackend {
             None => None,
         };
         let r = f(&mut slot);
-        match slot {
+        // Measure the object (and see whether it changed) by encoding it once.
+        let (size, dirty) = match &slot {
             Some(s) => {
                 self.val_buf.clear();
-                rmp_serde::encode::write_named(&mut self.val_buf, &s)
+                rmp_serde::encode::write_named(&mut self.val_buf, s)
                     .map_err(|m| state_error(operator, name, m.to_string()))?;
-                if old.as_deref() != Some(&self.val_buf[..]) {
-                    self.ks
-                        .insert(&self.key_buf[..], &self.val_buf[..])
-                        .map_err(|e| store_error(&self.path, e))?;
-                    self.states[usize::from(id)].key_groups.insert(kg);
-                    self.dirty.mark(&self.key_buf);
-                }
+                (
+                    self.val_buf.len(),
+                    old.as_deref() != Some(&self.val_buf[..]),
+                )
             }
-            None => {
-                if old.is_some() {
-                    self.ks
-                        .remove(&self.key_buf[..])
-                        .map_err(|e| store_error(&self.path, e))?;
-                    self.dirty.mark(&self.key_buf);
-                }
-            }
+            None => (0, old.is_some()),
+        };
+        let present = slot.is_some();
+        if present {
+            self.states[usize::from(id)].key_groups.insert(kg);
         }
-        Ok(r)
+        self.cache_insert(Box::new(slot), present, size, dirty);
+        self.evict_if_full().map(|()| r)
     }
 
     /// Fix the object type of `name`, checking restored objects against it now.
@@ -326,6 +451,14 @@ impl DiskBackend {
         self.check()?;
         let id = self.state_id::<S>(name, operator)?;
         self.physical_key(id, key, operator)?;
+        if let Some(c) = self.cache.map.get_mut(&self.key_buf[..]) {
+            let slot = c
+                .slot
+                .downcast_ref::<Option<S>>()
+                .ok_or_else(|| two_types(name, "another type", std::any::type_name::<S>()))?;
+            c.referenced = true;
+            return Ok(f(slot.as_ref()));
+        }
         let bytes = self
             .ks
             .get(&self.key_buf)
@@ -334,29 +467,144 @@ impl DiskBackend {
             Some(bytes) => Some(decode(bytes).map_err(|m| incompatible(operator, name, m))?),
             None => None,
         };
-        Ok(f(object.as_ref()))
+        let r = f(object.as_ref());
+        let present = object.is_some();
+        self.cache_insert(
+            Box::new(object),
+            present,
+            bytes.map_or(0, |b| b.len()),
+            false,
+        );
+        self.evict_if_full().map(|()| r)
+    }
+
+    /// Cache the object of the physical key in the key buffer.
+    fn cache_insert(&mut self, slot: Box<dyn Any + Send>, present: bool, size: usize, dirty: bool) {
+        let cost = self.key_buf.len() + size + CACHED_OVERHEAD;
+        self.cache.bytes += cost;
+        let old = self.cache.map.insert(
+            self.key_buf[..].into(),
+            Cached {
+                slot,
+                dirty,
+                present,
+                referenced: true,
+                writes: 0,
+                cost,
+            },
+        );
+        if let Some(old) = old {
+            self.cache.bytes -= old.cost;
+        }
+    }
+
+    /// Evict objects while the cache is over its budget, down to three quarters of it:
+    /// first those not used since the last sweep (second chance), then any. Evicted dirty
+    /// objects are written to the store.
+    fn evict_if_full(&mut self) -> Result<()> {
+        if self.cache.bytes <= self.cache.limit {
+            return Ok(());
+        }
+        let target = self.cache.limit / 4 * 3;
+        let mut excess = self.cache.bytes - target;
+        let mut victims = Vec::new();
+        for second_chance in [true, false] {
+            if excess == 0 {
+                break;
+            }
+            victims.extend(self.cache.map.extract_if(|_, c| {
+                if excess == 0 {
+                    return false;
+                }
+                if second_chance && c.referenced {
+                    c.referenced = false;
+                    return false;
+                }
+                excess = excess.saturating_sub(c.cost);
+                true
+            }));
+        }
+        for (key, c) in victims {
+            self.cache.bytes -= c.cost;
+            if c.dirty {
+                write_back(
+                    &self.ks,
+                    &self.states,
+                    &mut self.dirty,
+                    &mut self.val_buf,
+                    &self.path,
+                    &key,
+                    &*c.slot,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Write every dirty cached object to the store (they stay cached, clean).
+    fn write_back_all(&mut self) -> Result<()> {
+        for (key, c) in self.cache.map.iter_mut() {
+            if c.dirty {
+                write_back(
+                    &self.ks,
+                    &self.states,
+                    &mut self.dirty,
+                    &mut self.val_buf,
+                    &self.path,
+                    key,
+                    &*c.slot,
+                )?;
+                c.dirty = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// The physical keys of state `name` that hold an object: the store's, with the
+    /// cached objects and deletions laid over them.
+    fn physical_keys(&self, name: &str) -> Result<Vec<Box<[u8]>>> {
+        let Some(&id) = self.ids.get(name) else {
+            return Ok(Vec::new());
+        };
+        let mut keys =
+            std::collections::HashSet::<Box<[u8]>, foldhash::fast::RandomState>::default();
+        for kg in self.states[usize::from(id)].key_groups.iter() {
+            for item in self.ks.prefix(prefix(kg, id)) {
+                let k = item.key().map_err(|e| store_error(&self.path, e))?;
+                keys.insert(k[..].into());
+            }
+        }
+        let id = id.to_be_bytes();
+        for (k, c) in &self.cache.map {
+            if c.dirty && k.get(2..PREFIX) == Some(&id[..]) {
+                if c.present {
+                    keys.insert(k.clone());
+                } else {
+                    keys.remove(k);
+                }
+            }
+        }
+        let mut keys: Vec<Box<[u8]>> = keys.into_iter().collect();
+        keys.sort_unstable();
+        Ok(keys)
     }
 
     /// The keys of state `name`.
     pub(crate) fn keys<K: Key>(&self, name: &str, operator: &str) -> Vec<K> {
         let mut out = Vec::new();
-        let Some(&id) = self.ids.get(name) else {
-            return out;
+        let keys = match self.physical_keys(name) {
+            Ok(k) => k,
+            Err(e) => {
+                self.fail(e);
+                return out;
+            }
         };
-        for kg in self.states[usize::from(id)].key_groups.iter() {
-            for item in self.ks.prefix(prefix(kg, id)) {
-                let key = item
-                    .key()
-                    .map_err(|e| store_error(&self.path, e))
-                    .and_then(|k| {
-                        decode::<K>(&k[PREFIX..]).map_err(|m| state_error(operator, name, m))
-                    });
-                match key {
-                    Ok(k) => out.push(k),
-                    Err(e) => {
-                        self.fail(e);
-                        return out;
-                    }
+        for k in keys {
+            match decode::<K>(&k[PREFIX..]).map_err(|m| state_error(operator, name, m)) {
+                Ok(k) => out.push(k),
+                Err(e) => {
+                    self.fail(e);
+                    return out;
                 }
             }
         }
@@ -365,20 +613,13 @@ impl DiskBackend {
 
     /// The number of objects of state `name`.
     pub(crate) fn len(&self, name: &str) -> usize {
-        let Some(&id) = self.ids.get(name) else {
-            return 0;
-        };
-        let mut n = 0;
-        for kg in self.states[usize::from(id)].key_groups.iter() {
-            for item in self.ks.prefix(prefix(kg, id)) {
-                if let Err(e) = item.key() {
-                    self.fail(store_error(&self.path, e));
-                    return n;
-                }
-                n += 1;
+        match self.physical_keys(name) {
+            Ok(k) => k.len(),
+            Err(e) => {
+                self.fail(e);
+                0
             }
         }
-        n
     }
 
     /// Keep the objects `keep` accepts, writing back those it changed.
@@ -390,6 +631,16 @@ impl DiskBackend {
     ) -> Result<()> {
         self.check()?;
         let id = self.state_id::<S>(name, operator)?;
+        // The store alone then holds the state's objects.
+        self.write_back_all()?;
+        let idb = id.to_be_bytes();
+        self.cache.map.retain(|k, c| {
+            let keep = k.get(2..PREFIX) != Some(&idb[..]);
+            if !keep {
+                self.cache.bytes -= c.cost;
+            }
+            keep
+        });
         // Iterate a read view, so that the writes below do not show in the iteration.
         let view = self.db.snapshot();
         let key_groups = self.states[usize::from(id)].key_groups.clone();
@@ -430,6 +681,8 @@ impl DiskBackend {
                 ctx.max_parallelism, self.max_parallelism
             )));
         }
+        // Changes still in the cache go to the store, which the view below reads.
+        self.write_back_all()?;
         // Savepoints are always complete.
         let base = match ctx.kind {
             CheckpointKind::Checkpoint => ctx.incremental_base,
@@ -512,6 +765,37 @@ impl DiskBackend {
     pub(crate) fn notify_checkpoint_complete(&mut self, id: CheckpointId) {
         self.dirty.complete(id);
     }
+}
+
+/// Write one dirty cached object to the store (or delete it there) and record the change
+/// for incremental snapshots.
+fn write_back(
+    ks: &Keyspace,
+    states: &[DiskState],
+    dirty: &mut DirtyLog,
+    buf: &mut Vec<u8>,
+    path: &Path,
+    key: &[u8],
+    slot: &(dyn Any + Send),
+) -> Result<()> {
+    let id = key
+        .get(2..PREFIX)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    let state = id.and_then(|id| states.get(id));
+    let Some((state, encode)) = state.and_then(|s| s.encode.map(|e| (s, e))) else {
+        return Err(StromError::Internal(
+            "a cached object of an unknown state".into(),
+        ));
+    };
+    let present = encode(slot, buf).map_err(|m| state_error("", &state.name, m))?;
+    let io = |e| store_error(path, e);
+    if present {
+        ks.insert(key, &buf[..]).map_err(io)?;
+    } else {
+        ks.remove(key).map_err(io)?;
+    }
+    dirty.mark(key);
+    Ok(())
 }
 
 /// Read every entry of the view, as complete sections (writer-thread work).
