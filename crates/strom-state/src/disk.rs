@@ -381,9 +381,11 @@ impl DiskBackend {
                 .slot
                 .downcast_mut::<Option<S>>()
                 .ok_or_else(|| two_types(name, "another type", std::any::type_name::<S>()))?;
+            let was = slot.is_some();
             let r = f(slot);
             c.present = slot.is_some();
-            c.dirty = true;
+            // Absent before and after: nothing changed.
+            c.dirty |= was || c.present;
             c.referenced = true;
             c.writes += 1;
             if c.writes >= REMEASURE_EVERY {
