@@ -205,6 +205,48 @@ fn sliding_windows_whose_size_is_not_a_multiple_of_the_slide() {
 }
 
 #[test]
+fn a_process_function_sees_the_elements_of_a_window_in_arrival_order() {
+    // Out of order within the bound, so none is late; values = arrival numbers. Flink's
+    // window list state hands them over in the order they were added, whatever their
+    // timestamps: for sliding windows (elements stored once, shared) as for tumbling ones.
+    let input: Vec<Ev> = [7, 2, 9, 0, 5, 3, 8, 1]
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| ('a', t, i as i64))
+        .collect();
+    let env = env(1);
+    let stream = events(&env, input, 100);
+    let sliding = stream
+        .clone()
+        .key_by(|e: &Ev| e.0)
+        .window(SlidingEventTimeWindows::of(ms(6), ms(3)))
+        .process(values::<TimeWindow>)
+        .collect();
+    let tumbling = stream
+        .key_by(|e: &Ev| e.0)
+        .window(TumblingEventTimeWindows::of(ms(6)))
+        .process(values::<TimeWindow>)
+        .collect();
+    execute_within(&env, "arrival order", LIMIT).unwrap();
+    // Timestamps by arrival (value): 7 (0), 2 (1), 9 (2), 0 (3), 5 (4), 3 (5), 8 (6), 1 (7).
+    // In timestamp order [0,6) would be [3, 7, 1, 5, 4].
+    assert_eq!(
+        records(&sliding),
+        vec![
+            ("a [0, 2, 6]".into(), 11),      // [6,12): 7, 9, 8
+            ("a [0, 4, 5, 6]".into(), 8),    // [3,9): 7, 5, 3, 8
+            ("a [1, 3, 4, 5, 7]".into(), 5), // [0,6): 2, 0, 5, 3, 1
+            ("a [1, 3, 7]".into(), 2),       // [-3,3): 2, 0, 1
+            ("a [2]".into(), 14),            // [9,15): 9
+        ]
+    );
+    assert_eq!(
+        records(&tumbling),
+        vec![("a [0, 2, 6]".into(), 11), ("a [1, 3, 4, 5, 7]".into(), 5)]
+    );
+}
+
+#[test]
 fn sessions_merge_when_windows_touch() {
     // Gap 10: each record opens [t, t + 10); windows that overlap or touch merge.
     // a: 0, 10, 20 touch one after the other -> one session [0, 30).
