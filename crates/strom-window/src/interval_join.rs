@@ -183,6 +183,9 @@ where
 /// timestamp (one object of [`INTERVAL_JOIN_LEFT_STATE`] or [`INTERVAL_JOIN_RIGHT_STATE`]).
 type Buffer<V> = BTreeMap<Timestamp, Vec<V>>;
 
+/// The element and output types an operator is generic over, as a `PhantomData` payload.
+type Types<L, R, O> = fn() -> (L, R, O);
+
 /// A cleanup entry: remove the bucket at `timestamp` of `key`'s left (or right) buffer.
 struct Cleanup<K> {
     key: K,
@@ -207,7 +210,7 @@ pub struct IntervalJoinOperator<K, L, R, O, KF, F> {
     /// Cleanup entries by the last watermark at which the bucket must still be kept.
     cleanup: BTreeMap<i64, Vec<Cleanup<K>>>,
     buffered: (usize, usize),
-    _out: std::marker::PhantomData<fn() -> (L, R, O)>,
+    _types: std::marker::PhantomData<Types<L, R, O>>,
 }
 
 impl<K, L, R, O, KF, F> IntervalJoinOperator<K, L, R, O, KF, F>
@@ -235,7 +238,7 @@ where
             right_name: Arc::from(INTERVAL_JOIN_RIGHT_STATE),
             cleanup: BTreeMap::new(),
             buffered: (0, 0),
-            _out: std::marker::PhantomData,
+            _types: std::marker::PhantomData,
         }
     }
 
@@ -448,9 +451,9 @@ where
     /// Queue the cleanup of every restored bucket of one side and count its elements.
     fn restore_side<V: Data>(&mut self, left: bool) -> Result<()> {
         let name = if left {
-            self.left_name.clone()
+            Arc::clone(&self.left_name)
         } else {
-            self.right_name.clone()
+            Arc::clone(&self.right_name)
         };
         for key in self.store.keys(&name) {
             let buckets = self.store.read_entry::<Buffer<V>, _>(&name, &key, |b| {
