@@ -340,8 +340,6 @@ pub struct KeyedBroadcastOperator<K, I, R, KF, F> {
     key_of: KF,
     func: F,
     store: KeyedStateStore<K>,
-    /// Whether `store` is the one created on the configured backend.
-    store_ready: bool,
     /// The key groups this subtask owns (known once restored or opened).
     key_groups: KeyGroupRange,
     broadcast: BroadcastStates,
@@ -359,7 +357,6 @@ impl<K, I, R, KF, F> KeyedBroadcastOperator<K, I, R, KF, F> {
             key_of,
             func,
             store: KeyedStateStore::default(),
-            store_ready: false,
             key_groups: KeyGroupRange::for_operator(1, 1, 0),
             broadcast: BroadcastStates::default(),
             subtask: 0,
@@ -386,11 +383,8 @@ where
 
     /// Create the keyed state store on the backend `ctx` names, once.
     fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
-        if !self.store_ready {
-            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
-            self.store_ready = true;
-            self.key_groups = ctx.info.key_group_range();
-        }
+        self.store.ensure_backend(&ctx.state_backend, &ctx.info)?;
+        self.key_groups = ctx.info.key_group_range();
         Ok(())
     }
 

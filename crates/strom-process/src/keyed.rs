@@ -224,8 +224,6 @@ pub struct KeyedProcessOperator<K, KF, F> {
     key_of: KF,
     func: F,
     store: KeyedStateStore<K>,
-    /// Whether `store` is the one created on the configured backend.
-    store_ready: bool,
     /// The key groups this subtask owns (known once restored or opened).
     key_groups: KeyGroupRange,
     event: TimerQueue<K>,
@@ -240,7 +238,6 @@ impl<K, KF, F> KeyedProcessOperator<K, KF, F> {
             key_of,
             func,
             store: KeyedStateStore::default(),
-            store_ready: false,
             key_groups: KeyGroupRange::for_operator(1, 1, 0),
             event: TimerQueue::default(),
             processing: TimerQueue::default(),
@@ -253,11 +250,8 @@ impl<K: Key, KF, F> KeyedProcessOperator<K, KF, F> {
     /// Create the keyed state store on the backend `ctx` names, once (before a restore or
     /// on open, whichever comes first).
     fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
-        if !self.store_ready {
-            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
-            self.store_ready = true;
-            self.key_groups = ctx.info.key_group_range();
-        }
+        self.store.ensure_backend(&ctx.state_backend, &ctx.info)?;
+        self.key_groups = ctx.info.key_group_range();
         Ok(())
     }
 }

@@ -61,6 +61,9 @@ pub struct KeyedStateStore<K> {
     sweeps: Vec<(StateName, Sweep<K>)>,
     /// The operator, named in errors.
     operator: String,
+    /// Whether the store is on a configured backend (made by `for_backend`), not the
+    /// default heap store an operator holds until it opens.
+    configured: bool,
 }
 
 impl<K> Default for KeyedStateStore<K> {
@@ -69,6 +72,7 @@ impl<K> Default for KeyedStateStore<K> {
             backend: Backend::Heap(HeapBackend::default()),
             sweeps: Vec::new(),
             operator: String::new(),
+            configured: false,
         }
     }
 }
@@ -158,7 +162,23 @@ impl<K: Key> KeyedStateStore<K> {
             backend,
             sweeps: Vec::new(),
             operator: operator.operator_name.clone(),
+            configured: true,
         })
+    }
+
+    /// Put a default store on the configured backend, once: an operator holds a default
+    /// (heap) store from construction and calls this from both `open` and
+    /// `initialize_state`, whichever the runtime calls first; later calls do nothing. The
+    /// default store must not have been used yet (it is replaced).
+    pub fn ensure_backend(
+        &mut self,
+        config: &StateBackendConfig,
+        operator: &TaskInfo,
+    ) -> Result<()> {
+        if !self.configured {
+            *self = Self::for_backend(config, operator)?;
+        }
+        Ok(())
     }
 
     /// Register how to sweep state `name` of objects `S`: `live(object, now)` drops expired

@@ -203,8 +203,6 @@ pub struct IntervalJoinOperator<K, L, R, O, KF, F> {
     left_late: Option<OutputTag<L>>,
     right_late: Option<OutputTag<R>>,
     store: KeyedStateStore<K>,
-    /// Whether `store` is the one on the configured backend.
-    store_ready: bool,
     left_name: StateName,
     right_name: StateName,
     /// Cleanup entries by the last watermark at which the bucket must still be kept.
@@ -233,22 +231,12 @@ where
             left_late: None,
             right_late: None,
             store: KeyedStateStore::default(),
-            store_ready: false,
             left_name: Arc::from(INTERVAL_JOIN_LEFT_STATE),
             right_name: Arc::from(INTERVAL_JOIN_RIGHT_STATE),
             cleanup: BTreeMap::new(),
             buffered: (0, 0),
             _types: std::marker::PhantomData,
         }
-    }
-
-    /// Create the store on the configured backend, once.
-    fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
-        if !self.store_ready {
-            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
-            self.store_ready = true;
-        }
-        Ok(())
     }
 
     /// The watermark at which a left bucket at `ts` is removed (Flink: `ts + upper` when
@@ -297,11 +285,6 @@ where
             .collect();
         keys.extend(self.store.keys(INTERVAL_JOIN_RIGHT_STATE));
         keys.len()
-    }
-
-    /// The keyed state (for tests and introspection).
-    pub fn state(&self) -> &KeyedStateStore<K> {
-        &self.store
     }
 
     fn process_record(
@@ -495,7 +478,7 @@ where
     F: ProcessJoinFunction<L, R, O>,
 {
     fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
-        self.ensure_store(ctx)
+        self.store.ensure_backend(&ctx.state_backend, &ctx.info)
     }
 
     fn process_batch(
@@ -533,7 +516,7 @@ where
     }
 
     fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
-        self.ensure_store(ctx)?;
+        self.store.ensure_backend(&ctx.state_backend, &ctx.info)?;
         self.store.restore(state)?;
         self.restore_side::<L>(true)?;
         self.restore_side::<R>(false)

@@ -118,6 +118,17 @@ impl<Acc, TS: Default> WindowEntry<Acc, TS> {
     }
 }
 
+/// What a firing window hands its function.
+enum Contents<'a, Acc, T> {
+    /// The window's accumulator.
+    Acc(&'a Acc),
+    /// The window's own elements (folded into an accumulator when the function keeps
+    /// none).
+    Records(&'a [Record<T>]),
+    /// Shared elements in arrival order.
+    Arrivals(&'a [(u64, T)]),
+}
+
 /// Elements of one block shared between windows: (arrival number, timestamp, value).
 type SharedBlock<T> = Vec<(u64, Timestamp, T)>;
 
@@ -183,8 +194,6 @@ where
     event_time: bool,
     merging: bool,
     store: KeyedStateStore<Nk<K, A::W>>,
-    /// Whether `store` is the one on the configured backend.
-    store_ready: bool,
     names: Names,
     event_timers: Timers<K, A::W>,
     proc_timers: Timers<K, A::W>,
@@ -290,7 +299,6 @@ where
             late_tag: settings.late_tag,
             mode,
             store: KeyedStateStore::default(),
-            store_ready: false,
             names: Names {
                 contents: Arc::from(WINDOW_STATE),
                 elements: Arc::from(WINDOW_ELEMENTS_STATE),
@@ -304,20 +312,6 @@ where
             requests: Vec::new(),
             seq: 0,
         }
-    }
-
-    /// The keyed state (for tests and introspection).
-    pub fn state(&self) -> &KeyedStateStore<Namespaced<K, WindowNamespace<A::W>>> {
-        &self.store
-    }
-
-    /// Create the store on the configured backend, once.
-    fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
-        if !self.store_ready {
-            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
-            self.store_ready = true;
-        }
-        Ok(())
     }
 
     fn cleanup_time(&self, w: &A::W) -> Timestamp {
@@ -371,82 +365,87 @@ where
     ) -> Result<()> {
         let (global_old, mut global) = self.load_global(nk)?;
         nk.1 = WindowNamespace::Window(w.clone());
-        let watermark = ctx.watermark.0;
-        let clock = &*ctx.clock;
-        let merging = self.merging;
+        let (watermark, clock, merging) = (ctx.watermark.0, &*ctx.clock, self.merging);
+        let keeps_elements = self.func.keeps_elements();
         let func = &mut self.func;
-        let new_window_state = match self.mode {
-            Mode::Accumulate => self.store.read_entry::<EntryOf<K, T, A, Tr, F>, _>(
-                &self.names.contents,
-                nk,
-                |e| {
-                    let Some(e) = e else { return Ok(None) };
-                    if e.acc.is_none() {
-                        return Ok(None);
+        let key = &nk.0;
+        // Run the function on the window, with its per-window state encoded as `ws`; the
+        // state's new encoding when it changed.
+        let mut call = |ws: &Option<Vec<u8>>,
+                        contents: Contents<'_, F::Acc, T>|
+         -> Result<Option<Option<Vec<u8>>>> {
+            let mut slot = StateSlot::restored(ws.clone());
+            let mut wctx = WindowContext {
+                window: w,
+                watermark,
+                clock,
+                window_state: &mut slot,
+                merging,
+                global_state: &mut global,
+                side: &mut *out.side,
+            };
+            let mut collector = Collector::new(&mut *out.records, w.max_timestamp());
+            match contents {
+                Contents::Acc(acc) => func.emit(
+                    key,
+                    &mut wctx,
+                    Some(acc),
+                    WindowElements::one(None),
+                    &mut collector,
+                )?,
+                Contents::Records(r) if keeps_elements => func.emit(
+                    key,
+                    &mut wctx,
+                    None,
+                    WindowElements::records(r),
+                    &mut collector,
+                )?,
+                Contents::Records(r) => {
+                    let mut acc = None;
+                    for e in r {
+                        func.add(&mut acc, &e.value)?;
                     }
-                    let mut ws = StateSlot::restored(e.window_state.clone());
-                    let mut wctx = WindowContext {
-                        window: w,
-                        watermark,
-                        clock,
-                        window_state: &mut ws,
-                        merging,
-                        global_state: &mut global,
-                        side: &mut *out.side,
-                    };
-                    let mut collector = Collector::new(&mut *out.records, w.max_timestamp());
                     func.emit(
-                        &nk.0,
+                        key,
                         &mut wctx,
-                        e.acc.as_ref(),
+                        acc.as_ref(),
                         WindowElements::one(None),
                         &mut collector,
-                    )?;
-                    changed(&e.window_state, &ws)
+                    )?
+                }
+                Contents::Arrivals(a) => func.emit(
+                    key,
+                    &mut wctx,
+                    None,
+                    WindowElements::arrivals(a),
+                    &mut collector,
+                )?,
+            }
+            changed(ws, &slot)
+        };
+        let contents = &self.names.contents;
+        // The window's encoded per-window state, `None` when the window is gone.
+        let window_state = |store: &mut KeyedStateStore<Nk<K, A::W>>, nk: &Nk<K, A::W>| {
+            store.read_entry::<EntryOf<K, T, A, Tr, F>, _>(contents, nk, |e| {
+                e.map(|e| e.window_state.clone())
+            })
+        };
+        let new_window_state = match self.mode {
+            Mode::Accumulate => self.store.read_entry::<EntryOf<K, T, A, Tr, F>, _>(
+                contents,
+                nk,
+                |e| match e {
+                    Some(WindowEntry {
+                        acc: Some(acc),
+                        window_state,
+                        ..
+                    }) => call(window_state, Contents::Acc(acc)),
+                    _ => Ok(None),
                 },
             )??,
             Mode::PerWindow => {
-                let Some(old) = self.store.read_entry::<EntryOf<K, T, A, Tr, F>, _>(
-                    &self.names.contents,
-                    nk,
-                    |e| e.map(|e| e.window_state.clone()),
-                )?
-                else {
+                let Some(ws) = window_state(&mut self.store, nk)? else {
                     return Ok(());
-                };
-                let mut ws = StateSlot::restored(old.clone());
-                let mut run = |elements: &[Record<T>]| -> Result<()> {
-                    let mut wctx = WindowContext {
-                        window: w,
-                        watermark,
-                        clock,
-                        window_state: &mut ws,
-                        merging,
-                        global_state: &mut global,
-                        side: &mut *out.side,
-                    };
-                    let mut collector = Collector::new(&mut *out.records, w.max_timestamp());
-                    if func.keeps_elements() {
-                        func.emit(
-                            &nk.0,
-                            &mut wctx,
-                            None,
-                            WindowElements::records(elements),
-                            &mut collector,
-                        )
-                    } else {
-                        let mut acc = None;
-                        for r in elements {
-                            func.add(&mut acc, &r.value)?;
-                        }
-                        func.emit(
-                            &nk.0,
-                            &mut wctx,
-                            acc.as_ref(),
-                            WindowElements::one(None),
-                            &mut collector,
-                        )
-                    }
                 };
                 match self.evictor.as_mut() {
                     // Without an evictor the elements are only read (not written again by
@@ -455,42 +454,33 @@ where
                         &self.names.elements,
                         nk,
                         |elements| match elements {
-                            Some(els) if !els.is_empty() => run(els),
-                            _ => Ok(()),
+                            Some(els) if !els.is_empty() => call(&ws, Contents::Records(els)),
+                            _ => Ok(None),
                         },
                     )??,
                     Some(evictor) => self.store.with_entry::<Vec<Record<T>>, _>(
                         &self.names.elements,
                         nk,
                         |slot| {
-                            let Some(els) = slot.as_mut() else {
-                                return Ok(());
+                            let Some(els) = slot.as_mut().filter(|els| !els.is_empty()) else {
+                                return Ok(None);
                             };
-                            if els.is_empty() {
-                                return Ok(());
-                            }
                             evictor.evict_before(els, w);
-                            run(els)?;
+                            let new = call(&ws, Contents::Records(els))?;
                             evictor.evict_after(els, w);
                             if els.is_empty() {
                                 *slot = None;
                             }
-                            Ok(())
+                            Ok(new)
                         },
                     )??,
                 }
-                changed(&old, &ws)?
             }
             Mode::Shared { offset, block, .. } => {
                 let Some((start, end)) = w.time_range() else {
                     return Ok(());
                 };
-                let Some(old) = self.store.read_entry::<EntryOf<K, T, A, Tr, F>, _>(
-                    &self.names.contents,
-                    nk,
-                    |e| e.map(|e| e.window_state.clone()),
-                )?
-                else {
+                let Some(ws) = window_state(&mut self.store, nk)? else {
                     return Ok(());
                 };
                 let mut items: Vec<(u64, T)> = Vec::new();
@@ -515,25 +505,7 @@ where
                     return Ok(());
                 }
                 items.sort_unstable_by_key(|(seq, _)| *seq);
-                let mut ws = StateSlot::restored(old.clone());
-                let mut wctx = WindowContext {
-                    window: w,
-                    watermark,
-                    clock,
-                    window_state: &mut ws,
-                    merging,
-                    global_state: &mut global,
-                    side: &mut *out.side,
-                };
-                let mut collector = Collector::new(&mut *out.records, w.max_timestamp());
-                func.emit(
-                    &nk.0,
-                    &mut wctx,
-                    None,
-                    WindowElements::arrivals(&items),
-                    &mut collector,
-                )?;
-                changed(&old, &ws)?
+                call(&ws, Contents::Arrivals(&items))?
             }
         };
         if let Some(new) = new_window_state {
@@ -902,7 +874,7 @@ where
     KF: Fn(&T) -> K + Send,
 {
     fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
-        self.ensure_store(ctx)
+        self.store.ensure_backend(&ctx.state_backend, &ctx.info)
     }
 
     fn process_batch(
@@ -969,7 +941,7 @@ where
     }
 
     fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
-        self.ensure_store(ctx)?;
+        self.store.ensure_backend(&ctx.state_backend, &ctx.info)?;
         self.store.restore(state)?;
         if matches!(self.mode, Mode::Shared { .. }) {
             // Continue after the latest restored arrival.

@@ -126,8 +126,6 @@ where
     late_tag: Option<OutputTag<T>>,
     event_time: bool,
     store: Store<K>,
-    /// Whether `store` is the one on the configured backend.
-    store_ready: bool,
     names: Names,
     /// Timer time → keys; one live entry per key (see the module documentation).
     timers: BTreeMap<Timestamp, Vec<K>>,
@@ -168,7 +166,6 @@ where
             lateness: allowed_lateness.max(0),
             late_tag,
             store: KeyedStateStore::default(),
-            store_ready: false,
             names: Names {
                 slices: Arc::from(SLICES_STATE),
                 window_fn: Arc::from(WINDOW_FUNCTION_STATE),
@@ -182,15 +179,6 @@ where
     /// The keyed state (for tests and introspection).
     pub fn state(&self) -> &KeyedStateStore<Namespaced<K, Timestamp>> {
         &self.store
-    }
-
-    /// Create the store on the configured backend, once.
-    fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
-        if !self.store_ready {
-            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
-            self.store_ready = true;
-        }
-        Ok(())
     }
 
     fn window(&self, start: Timestamp) -> Result<A::W> {
@@ -679,7 +667,7 @@ where
     KF: Fn(&T) -> K + Send,
 {
     fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
-        self.ensure_store(ctx)
+        self.store.ensure_backend(&ctx.state_backend, &ctx.info)
     }
 
     fn process_batch(
@@ -735,7 +723,7 @@ where
     }
 
     fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
-        self.ensure_store(ctx)?;
+        self.store.ensure_backend(&ctx.state_backend, &ctx.info)?;
         self.store.restore(state)?;
         for nk in self.store.keys(SLICING_KEY_STATE) {
             let range = self

@@ -21,8 +21,6 @@ pub struct KeyedReduce<T, K, KF, R> {
     reduce: R,
     /// The accumulated value per key.
     store: KeyedStateStore<K>,
-    /// Whether `store` is the one on the configured backend.
-    store_ready: bool,
     name: StateName,
     _value: std::marker::PhantomData<fn() -> T>,
 }
@@ -38,26 +36,9 @@ impl<T, K, KF, R> KeyedReduce<T, K, KF, R> {
             key_of,
             reduce,
             store: KeyedStateStore::default(),
-            store_ready: false,
             name: Arc::from(Self::STATE_NAME),
             _value: std::marker::PhantomData,
         }
-    }
-
-    /// The keyed state (for tests and introspection).
-    pub fn state(&self) -> &KeyedStateStore<K> {
-        &self.store
-    }
-}
-
-impl<T, K: Key, KF, R> KeyedReduce<T, K, KF, R> {
-    /// Create the store on the configured backend, once.
-    fn ensure_store(&mut self, ctx: &OperatorContext) -> Result<()> {
-        if !self.store_ready {
-            self.store = KeyedStateStore::for_backend(&ctx.state_backend, &ctx.info)?;
-            self.store_ready = true;
-        }
-        Ok(())
     }
 }
 
@@ -69,11 +50,11 @@ where
     R: FnMut(T, T) -> T + Send,
 {
     fn open(&mut self, ctx: &mut OperatorContext) -> Result<()> {
-        self.ensure_store(ctx)
+        self.store.ensure_backend(&ctx.state_backend, &ctx.info)
     }
 
     fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
-        self.ensure_store(ctx)?;
+        self.store.ensure_backend(&ctx.state_backend, &ctx.info)?;
         self.store.restore(state)?;
         self.store.declare::<T>(&self.name)
     }
