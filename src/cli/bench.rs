@@ -58,6 +58,11 @@ pub(crate) enum Bench {
         /// Event-time spacing of consecutive events, ms.
         #[arg(long, default_value_t = 10)]
         interval_ms: i64,
+        /// Consecutive events (per subtask) at one timestamp before it advances by
+        /// --interval-ms; 1 is Flink's generator. Raise it to give many sensors data in
+        /// every slice of a long window (large window state from few events).
+        #[arg(long, default_value_t = 1)]
+        events_per_tick: u64,
         /// tumble:SIZE | hop:SIZE,SLIDE | session:GAP
         #[arg(long, default_value = "tumble:10s")]
         window: crate::jobs::sensors::WindowSpec,
@@ -196,6 +201,7 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
             parallelism,
             sensors,
             interval_ms,
+            events_per_tick,
             window,
             watermark_interval,
             checkpoint_interval,
@@ -222,6 +228,7 @@ pub(crate) fn run(bench: Bench) -> anyhow::Result<()> {
                     events,
                     sensors,
                     interval_ms,
+                    events_per_tick,
                     window,
                     watermark_interval,
                     parallelism,

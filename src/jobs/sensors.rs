@@ -380,6 +380,10 @@ pub struct GeneratorConfig {
     pub sensors: u64,
     /// Event-time spacing between consecutive events (overall).
     pub interval_ms: i64,
+    /// Consecutive events of a subtask that share one timestamp before it advances by
+    /// `interval_ms` (1: every event advances it, as Flink's generator does). More events
+    /// per tick give more keys data in every slice of a long window.
+    pub events_per_tick: u64,
     /// The windows.
     pub window: WindowSpec,
     /// Watermark emission interval.
@@ -396,7 +400,7 @@ pub struct GeneratorConfig {
 /// (subtask `s` generates `s, s+p, …`; its k-th event is at `base + k * interval * p`), and a
 /// temperature from a hash of `i` — the same stream as Flink's `SensorWindows.Gen`.
 pub fn generated_reading(i: u64, sensors: u64, interval_ms: i64, p: u64) -> SensorReading {
-    generated_reading_with(i, &sensor_ids(sensors), interval_ms, p)
+    generated_reading_with(i, &sensor_ids(sensors), interval_ms, 1, p)
 }
 
 /// The sensor ids `s000`, `s001`, … (computed once, as Flink's generator does).
@@ -406,12 +410,14 @@ pub fn sensor_ids(sensors: u64) -> Vec<strom::core::CompactString> {
         .collect()
 }
 
-/// [`generated_reading`] with precomputed ids.
+/// [`generated_reading`] with precomputed ids, and `per_tick` consecutive events of a
+/// subtask at each timestamp (its k-th event at `base + (k / per_tick) * interval * p`).
 #[inline]
 pub fn generated_reading_with(
     i: u64,
     ids: &[strom::core::CompactString],
     interval_ms: i64,
+    per_tick: u64,
     p: u64,
 ) -> SensorReading {
     let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -419,7 +425,7 @@ pub fn generated_reading_with(
     let n = ids.len().max(1) as u64;
     SensorReading {
         sensor_id: ids.get((i % n) as usize).cloned().unwrap_or_default(),
-        ts_ms: 1_704_067_200_000 + (i / p) as i64 * interval_ms * p as i64,
+        ts_ms: 1_704_067_200_000 + (i / p / per_tick.max(1)) as i64 * interval_ms * p as i64,
         temperature: 15.0 + (h & 0xFFFF) as f64 / 65536.0 * 15.0,
     }
 }
@@ -436,10 +442,11 @@ pub fn run_generated(cfg: &GeneratorConfig) -> Result<(strom::JobResult, u64), S
     )?
     .env;
     let (sensors, interval, events) = (cfg.sensors.max(1), cfg.interval_ms, cfg.events);
+    let per_tick = cfg.events_per_tick.max(1);
     let readings = env
         .generate(Some(events), {
             let ids = std::sync::Arc::new(sensor_ids(sensors));
-            move |i| generated_reading_with(i, &ids, interval, p as u64)
+            move |i| generated_reading_with(i, &ids, interval, per_tick, p as u64)
         })
         .assign_timestamps_and_watermarks(
             WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_secs(5))
