@@ -129,6 +129,11 @@ where
     names: Names,
     /// Timer time → keys; one live entry per key (see the module documentation).
     timers: BTreeMap<Timestamp, Vec<K>>,
+    /// Whether the function has stored per-window or per-key state (since the start or in
+    /// the restored state). Until it has, a firing skips looking that state up: most
+    /// functions never use it, and on the disk backend each lookup of an absent entry
+    /// costs a search of the store.
+    fn_state: bool,
 }
 
 impl<K, T, A, F, KF> SlicingWindowOperator<K, T, A, F, KF>
@@ -173,6 +178,7 @@ where
                 range: Arc::from(SLICING_KEY_STATE),
             },
             timers: BTreeMap::new(),
+            fn_state: false,
         })
     }
 
@@ -259,6 +265,12 @@ where
         nk: &mut Namespaced<K, Timestamp>,
         start: Timestamp,
     ) -> Result<((Option<Vec<u8>>, StateSlot), (Option<Vec<u8>>, StateSlot))> {
+        if !self.fn_state {
+            return Ok((
+                (None, StateSlot::restored(None)),
+                (None, StateSlot::restored(None)),
+            ));
+        }
         nk.1 = start;
         let w: Option<Vec<u8>> =
             self.store
@@ -284,6 +296,7 @@ where
     ) -> Result<()> {
         let new = slot.encoded()?;
         if new != old {
+            self.fn_state = true;
             let name = if global {
                 &self.names.global
             } else {
@@ -425,8 +438,10 @@ where
             self.save_slot(true, &nk, gold, &gs)?;
         }
         nk.1 = start;
-        self.store
-            .with_entry::<Vec<u8>, _>(&self.names.window_fn, &nk, |s| *s = None)?;
+        if self.fn_state {
+            self.store
+                .with_entry::<Vec<u8>, _>(&self.names.window_fn, &nk, |s| *s = None)?;
+        }
         // Drop the slices before the next window's start, then skip empty slices so that
         // the key's timers do not walk through gaps.
         nk.1 = KEY_NS;
@@ -725,6 +740,8 @@ where
     fn initialize_state(&mut self, state: &RestoredState, ctx: &mut OperatorContext) -> Result<()> {
         self.store.ensure_backend(&ctx.state_backend, &ctx.info)?;
         self.store.restore(state)?;
+        self.fn_state = !self.store.keys(WINDOW_FUNCTION_STATE).is_empty()
+            || !self.store.keys(GLOBAL_FUNCTION_STATE).is_empty();
         for nk in self.store.keys(SLICING_KEY_STATE) {
             let range = self
                 .store
