@@ -442,7 +442,7 @@ pub fn run_generated(cfg: &GeneratorConfig) -> Result<(strom::JobResult, u64), S
     )?
     .env;
     let (sensors, interval, events) = (cfg.sensors.max(1), cfg.interval_ms, cfg.events);
-    let per_tick = cfg.events_per_tick.max(1);
+    let per_tick = cfg.events_per_tick;
     let readings = env
         .generate(Some(events), {
             let ids = std::sync::Arc::new(sensor_ids(sensors));
@@ -516,6 +516,25 @@ impl AggregateFunction<SensorReading> for ReadingStats {
 mod tests {
     use super::*;
     use strom::connectors::file::{CsvLineParser, LineParser};
+
+    #[test]
+    fn events_per_tick_share_a_timestamp_per_subtask() {
+        let ids = sensor_ids(7);
+        let ts = |i, per_tick, p| generated_reading_with(i, &ids, 10, per_tick, p).ts_ms;
+        let base = 1_704_067_200_000;
+        // One per tick is Flink's generator.
+        for i in 0..20 {
+            assert_eq!(ts(i, 1, 2), generated_reading(i, 7, 10, 2).ts_ms);
+        }
+        // Three per tick at parallelism 2: subtask 0 has events 0, 2, 4 at the base, its
+        // next three a tick (10 ms × 2 subtasks) later; subtask 1 likewise.
+        assert_eq!(
+            (0..12).map(|i| ts(i, 3, 2) - base).collect::<Vec<_>>(),
+            vec![0, 0, 0, 0, 0, 0, 20, 20, 20, 20, 20, 20]
+        );
+        // Zero is taken as one.
+        assert_eq!(ts(5, 0, 1), ts(5, 1, 1));
+    }
 
     #[test]
     fn doubles_print_as_in_java() {
