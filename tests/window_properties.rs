@@ -4,7 +4,9 @@
 //! Random out-of-order input (keys 1..=5, bounded disorder plus some very late records,
 //! negative timestamps included) goes through tumbling, sliding (slide dividing the size
 //! or not, and sampling windows with slide > size) and session windows, with and without
-//! allowed lateness, at parallelism 1, 2 or 4. Each job runs four window functions side by
+//! allowed lateness, at parallelism 1, 2 or 4, on the heap state backend or (a quarter of
+//! the cases) on the disk backend with a cache so small that state goes through the store
+//! all the time. Each job runs four window functions side by
 //! side — `process` (elements stored once per key for aligned windows), `aggregate`,
 //! `reduce` and `aggregate_with_process` — and every one must produce exactly the firings
 //! and late records of a straightforward simulation of Flink's semantics. Closed-form
@@ -326,6 +328,9 @@ struct Params {
     lateness: i64,
     parallelism: usize,
     topology: Topology,
+    /// Run on the disk state backend with a tiny cache (objects go to the store and back
+    /// all the time), not on the heap.
+    disk: bool,
 }
 
 /// What the four window functions produced.
@@ -339,7 +344,14 @@ struct Outputs {
 }
 
 fn run_job(events: &[Ev], p: &Params) -> Outputs {
-    let env = StreamEnv::new().with_parallelism(p.parallelism);
+    let mut env = StreamEnv::new().with_parallelism(p.parallelism);
+    let state_dir = tempfile::tempdir().expect("temporary directory");
+    if p.disk {
+        env = env.with_state_backend(StateBackendConfig::Disk {
+            dir: state_dir.path().to_path_buf(),
+            cache_bytes: 64 << 10,
+        });
+    }
     let strategy = WatermarkStrategy::for_bounded_out_of_orderness(ms(p.bound))
         .with_timestamp_assigner(|e: &Ev, _| e.ts)
         .with_emission_interval(Duration::ZERO);
@@ -617,6 +629,11 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
             size: slide * k,
             slide
         }),
+        // many slices per window (the sliced operator then keeps block totals)
+        1 => (1i64..=3, 9i64..=40).prop_map(|(slide, k)| Kind::Sliding {
+            size: slide * k,
+            slide
+        }),
         // size not a multiple of slide
         1 => (2i64..=9, 1i64..=30).prop_map(|(slide, size)| Kind::Sliding {
             size: if size % slide == 0 { size + 1 } else { size },
@@ -696,6 +713,7 @@ proptest! {
         bound in 0i64..=12,
         lateness in prop_oneof![Just(0i64), 1i64..=30],
         parallelism in prop::sample::select(vec![1usize, 2, 4]),
+        disk in prop::bool::weighted(0.25),
     ) {
         let params = Params {
             kind,
@@ -703,6 +721,7 @@ proptest! {
             lateness,
             parallelism,
             topology: Topology::AssignAtSource,
+            disk,
         };
         let want = reference(&events, kind, bound, lateness);
         let got = normalize(run_job(&events, &params), kind)?;
@@ -739,7 +758,7 @@ proptest! {
         let mut first: Option<Vec<IdRow>> = None;
         for topology in [Topology::AssignAtSource, Topology::RebalanceThenAssign] {
             for parallelism in [1, 2, 4] {
-                let params = Params { kind, bound, lateness: 0, parallelism, topology };
+                let params = Params { kind, bound, lateness: 0, parallelism, topology, disk: false };
                 let got = normalize(run_job(&events, &params), kind)?;
                 check_against_reference(&got, &want)?;
                 check_properties(&got, &events, kind, bound, 0)?;
@@ -819,6 +838,7 @@ fn reference_and_library_agree_with_hand_computed_examples() {
             lateness: 0,
             parallelism,
             topology: Topology::AssignAtSource,
+            disk: false,
         };
         let got = normalize(run_job(&events, &params), kind_sliding).expect("normalize");
         check_against_reference(&got, &want).expect("sliding example");
@@ -845,6 +865,7 @@ fn reference_and_library_agree_with_hand_computed_examples() {
         lateness: 0,
         parallelism: 1,
         topology: Topology::AssignAtSource,
+        disk: false,
     };
     let got = normalize(run_job(&events, &params), kind_session).expect("normalize");
     check_against_reference(&got, &want).expect("session example");
@@ -865,6 +886,7 @@ fn touching_record_extends_session_with_zero_out_of_orderness() {
         lateness: 0,
         parallelism: 1,
         topology: Topology::AssignAtSource,
+        disk: false,
     };
     let got = normalize(run_job(&events, &params), kind).expect("normalize");
     assert_eq!(
@@ -903,6 +925,7 @@ fn late_record_refires_an_earlier_sliding_window() {
         lateness: 2,
         parallelism: 1,
         topology: Topology::AssignAtSource,
+        disk: false,
     };
     let got = normalize(run_job(&events, &params), kind).expect("normalize");
     check_against_reference(&got, &want).expect("sliced re-fire");
