@@ -629,8 +629,9 @@ fn arb_kind() -> impl Strategy<Value = Kind> {
             size: slide * k,
             slide
         }),
-        // many slices per window (the sliced operator then keeps block totals)
-        1 => (1i64..=3, 9i64..=40).prop_map(|(slide, k)| Kind::Sliding {
+        // many slices per window (the sliced operator then keeps block totals; beyond 64,
+        // blocks of about the square root of the slices)
+        1 => (1i64..=3, 9i64..=150).prop_map(|(slide, k)| Kind::Sliding {
             size: slide * k,
             slide
         }),

@@ -22,7 +22,8 @@
 //!
 //! * [`SLICES_STATE`]: `(key, block start)` → the accumulators of the key's slices in that
 //!   block, by slice start. A block is as many slices as make at most eight blocks per
-//!   window (one slice for tumbling windows), so that a firing window reads a few entries
+//!   window up to 64 slices per window, and about √n of the n slices of longer windows
+//!   (one slice for tumbling windows), so that a firing window reads a few small entries
 //!   rather than one per slice, and a checkpoint still carries only the blocks written
 //!   since the last one;
 //! * [`WINDOW_FUNCTION_STATE`]: `(key, window start)` → the process function's per-window
@@ -125,6 +126,17 @@ pub(crate) fn block_length(size: i64, pane: i64) -> i64 {
     pane * ((panes + BLOCKS_PER_WINDOW - 1) / BLOCKS_PER_WINDOW)
 }
 
+/// The block length of the sliced operator: as [`block_length`] up to 64 slices per window
+/// (8 blocks of up to 8 slices), and about the square root of the slices per window beyond
+/// (hop 12 h / 1 min: 27 blocks of 27 slices, not 8 of 90). A firing reads its partial
+/// blocks and the key's block totals, so it reads about `2·√n` accumulators rather than
+/// `n`, and so does each element's block when it comes back from the store.
+fn sliced_block_length(size: i64, pane: i64) -> i64 {
+    let panes = (size / pane).max(1);
+    let root = panes.isqrt() + i64::from(panes.isqrt() * panes.isqrt() < panes);
+    (block_length(size, pane) / pane).min(root).max(1) * pane
+}
+
 /// The sliced window operator over a keyed stream.
 pub struct SlicingWindowOperator<K, T, A, F, KF>
 where
@@ -189,7 +201,7 @@ where
             assigner,
             func,
             pane: gcd(geometry.size, geometry.slide),
-            block: block_length(geometry.size, gcd(geometry.size, geometry.slide)),
+            block: sliced_block_length(geometry.size, gcd(geometry.size, geometry.slide)),
             geometry,
             lateness: allowed_lateness.max(0),
             late_tag,
@@ -860,5 +872,32 @@ where
             ctx.request_processing_time(next);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_at_most_eight_per_window_then_about_the_square_root() {
+        let slices_per_block = |panes: i64| sliced_block_length(panes * 5, 5) / 5;
+        assert_eq!(slices_per_block(1), 1, "tumbling: one slice per block");
+        assert_eq!(slices_per_block(8), 1);
+        assert_eq!(slices_per_block(10), 2);
+        assert_eq!(
+            slices_per_block(60),
+            8,
+            "hop 1 h / 1 min: 8 blocks of 8 slices"
+        );
+        assert_eq!(slices_per_block(64), 8);
+        assert_eq!(slices_per_block(65), 9);
+        assert_eq!(slices_per_block(720), 27, "hop 12 h / 1 min");
+        assert_eq!(slices_per_block(1440), 38, "hop 24 h / 1 min");
+        for panes in 1..2000 {
+            let per = slices_per_block(panes);
+            assert!(per >= 1 && per <= panes.max(1));
+            assert!(per <= block_length(panes * 5, 5) / 5);
+        }
     }
 }
