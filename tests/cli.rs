@@ -305,70 +305,119 @@ fn explain_fingerprint_is_stable_and_follows_the_parallelism() {
     }
 }
 
+/// Runs `strom example NAME` over the golden input with `args` on `backend` (the disk
+/// backend with a 1 MiB cache under `dir/state`, so that state goes through the store);
+/// its output and late lines, sorted, each run's files named by `tag`.
+fn example_on_backend(
+    dir: &std::path::Path,
+    example: &str,
+    args: &[&str],
+    backend: &str,
+    tag: &str,
+) -> (Vec<String>, Vec<String>) {
+    let out = dir.join(format!("{tag}-{backend}.csv"));
+    let late = dir.join(format!("{tag}-{backend}-late.csv"));
+    let mut cmd = strom();
+    cmd.args(["example", example, "--input"])
+        .arg(golden_input())
+        .arg("--output")
+        .arg(&out)
+        .arg("--late-output")
+        .arg(&late)
+        .args(args)
+        .args(["--watermark-interval", "0ms", "--state-backend", backend]);
+    if backend == "disk" {
+        cmd.arg("--state-dir")
+            .arg(dir.join("state"))
+            .args(["--state-cache-mb", "1"]);
+    }
+    let res = cmd.output().unwrap();
+    assert!(
+        res.status.success(),
+        "{tag} on {backend}: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let sorted = |p: &std::path::Path| {
+        let mut lines: Vec<String> = std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    (sorted(&out), sorted(&late))
+}
+
+/// Asserts that two sorted outputs are equal, showing the first differences if not.
+fn assert_same_lines(what: &str, a: &[String], b: &[String]) {
+    if a != b {
+        let (x, y): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) =
+            (a.iter().collect(), b.iter().collect());
+        let only: Vec<_> = x.symmetric_difference(&y).take(5).collect();
+        panic!(
+            "{what}: {} vs {} lines; first differences: {only:?}",
+            a.len(),
+            b.len()
+        );
+    }
+}
+
+/// The disk backend's working directories are removed when the job ends.
+fn assert_no_state_left(dir: &std::path::Path) {
+    let state = dir.join("state");
+    assert!(
+        !state.exists() || std::fs::read_dir(&state).unwrap().next().is_none(),
+        "state left behind"
+    );
+}
+
 /// `rising-temperatures --state-backend disk` writes exactly what the heap backend writes
 /// over the golden input, matches and late readings (at parallelism 1, where which readings
 /// are late depends on the input order only, as in tests/golden.rs).
 #[test]
 fn rising_temperatures_on_disk_equals_heap() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |backend: &str| {
-        let out = dir.path().join(format!("{backend}.csv"));
-        let late = dir.path().join(format!("{backend}-late.csv"));
-        let mut cmd = strom();
-        cmd.args(["example", "rising-temperatures", "--input"])
-            .arg(golden_input())
-            .arg("--output")
-            .arg(&out)
-            .arg("--late-output")
-            .arg(&late)
-            .args(["--within", "1m", "--out-of-orderness", "2s"])
-            .args(["--watermark-interval", "0ms", "--state-backend", backend]);
-        if backend == "disk" {
-            cmd.arg("--state-dir").arg(dir.path().join("state"));
-        }
-        let res = cmd.output().unwrap();
-        assert!(
-            res.status.success(),
-            "{backend}: {}",
-            String::from_utf8_lossy(&res.stderr)
-        );
-        let sorted = |p: &std::path::Path| {
-            let mut lines: Vec<String> = std::fs::read_to_string(p)
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect();
-            lines.sort();
-            lines
-        };
-        (sorted(&out), sorted(&late))
-    };
+    let args = ["--within", "1m", "--out-of-orderness", "2s"];
+    let run =
+        |backend| example_on_backend(dir.path(), "rising-temperatures", &args, backend, "cep");
     let (heap, heap_late) = run("heap");
     let (disk, disk_late) = run("disk");
     assert!(heap.len() > 1000, "{} matches", heap.len());
     assert!(!heap_late.is_empty());
-    let differ = |a: &[String], b: &[String]| {
-        let (a, b): (std::collections::BTreeSet<_>, std::collections::BTreeSet<_>) =
-            (a.iter().collect(), b.iter().collect());
-        let only: Vec<_> = a.symmetric_difference(&b).take(5).collect();
-        format!(
-            "{} vs {} lines; first differences: {only:?}",
-            a.len(),
-            b.len()
-        )
-    };
-    assert!(disk == heap, "matches: {}", differ(&disk, &heap));
-    assert!(
-        disk_late == heap_late,
-        "late: {}",
-        differ(&disk_late, &heap_late)
-    );
-    // The disk backend's working directories are removed when the job ends.
-    let state = dir.path().join("state");
-    assert!(
-        !state.exists() || std::fs::read_dir(&state).unwrap().next().is_none(),
-        "state left behind"
-    );
+    assert_same_lines("matches", &disk, &heap);
+    assert_same_lines("late", &disk_late, &heap_late);
+    assert_no_state_left(dir.path());
+}
+
+/// `sensors` with sliding windows of many slices (where the sliced operator keeps block
+/// totals: 60 slices in 8 blocks, 150 in blocks of 13) and allowed lateness (late readings
+/// fire windows again and drop totals) writes on the disk backend, with a cache far
+/// smaller than its state, exactly what the heap backend writes.
+#[test]
+fn sliding_sensors_on_disk_equal_heap() {
+    let dir = tempfile::tempdir().unwrap();
+    for window in ["hop:60s,1s", "hop:150s,1s"] {
+        let args = [
+            "--window",
+            window,
+            "--out-of-orderness",
+            "1s",
+            "--allowed-lateness",
+            "3s",
+        ];
+        let run = |backend| example_on_backend(dir.path(), "sensors", &args, backend, window);
+        let (heap, heap_late) = run("heap");
+        let (disk, disk_late) = run("disk");
+        assert!(heap.len() > 10_000, "{window}: {} rows", heap.len());
+        assert!(
+            !heap_late.is_empty(),
+            "{window}: some readings are too late"
+        );
+        assert_same_lines(window, &disk, &heap);
+        assert_same_lines(window, &disk_late, &heap_late);
+    }
+    assert_no_state_left(dir.path());
 }
 
 /// `--state-dir` without the disk backend is a mistake, said before anything runs.

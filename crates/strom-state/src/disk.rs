@@ -119,7 +119,8 @@ fn encode_slot<S: Data>(
 /// Bytes a cached object costs besides its key and encoded size (map slot, box, flags).
 const CACHED_OVERHEAD: usize = 64;
 
-/// Writes to a cached object after which its size is measured again.
+/// Writes to a cached object after which its size is measured again (and after each power
+/// of two writes below it).
 const REMEASURE_EVERY: u32 = 64;
 
 /// One decoded object in the cache.
@@ -141,7 +142,8 @@ struct Cached {
 /// Decoded objects in front of the LSM store, so that a hot object is decoded once and
 /// written back once per checkpoint rather than on every change: a write-back cache
 /// keyed by physical key, with a byte budget (sizes are encoded sizes, measured when an
-/// object is loaded, written back, or changed [`REMEASURE_EVERY`] times) and second-chance
+/// object is loaded, written back, and after 1, 2, 4, … and then every [`REMEASURE_EVERY`]
+/// changes) and second-chance
 /// eviction. Dirty objects are written to the store when evicted and before every
 /// snapshot, listing or sweep, so the store alone is what snapshots read.
 struct ObjectCache {
@@ -387,9 +389,13 @@ impl DiskBackend {
             // Absent before and after: nothing changed.
             c.dirty |= was || c.present;
             c.referenced = true;
-            c.writes += 1;
-            if c.writes >= REMEASURE_EVERY {
-                c.writes = 0;
+            c.writes = c.writes.wrapping_add(1);
+            // Measured after 1, 2, 4, … writes and then every REMEASURE_EVERY, so that an
+            // object growing with its writes (a block gaining a slice per element) is never
+            // counted at less than about half its size.
+            if (c.writes <= REMEASURE_EVERY && c.writes.is_power_of_two())
+                || c.writes % REMEASURE_EVERY == 0
+            {
                 let size = match slot {
                     Some(s) => {
                         self.val_buf.clear();
@@ -543,11 +549,12 @@ impl DiskBackend {
         Ok(())
     }
 
-    /// Write every dirty cached object to the store (they stay cached, clean).
+    /// Write every dirty cached object to the store (they stay cached, clean, and counted
+    /// at the size just written).
     fn write_back_all(&mut self) -> Result<()> {
         for (key, c) in self.cache.map.iter_mut() {
             if c.dirty {
-                write_back(
+                let present = write_back(
                     &self.ks,
                     &self.states,
                     &mut self.dirty,
@@ -557,6 +564,10 @@ impl DiskBackend {
                     &*c.slot,
                 )?;
                 c.dirty = false;
+                let size = if present { self.val_buf.len() } else { 0 };
+                let cost = key.len() + size + CACHED_OVERHEAD;
+                self.cache.bytes = self.cache.bytes - c.cost + cost;
+                c.cost = cost;
             }
         }
         Ok(())
@@ -760,7 +771,7 @@ impl DiskBackend {
     /// After a restore: the store holds a checkpoint's state, but which one is unknown, so
     /// the next snapshot is complete.
     pub(crate) fn restored(&mut self) {
-        self.dirty.reset();
+        self.dirty.stop();
     }
 
     /// Forget the changes covered by completed checkpoint `id`.
@@ -770,7 +781,7 @@ impl DiskBackend {
 }
 
 /// Write one dirty cached object to the store (or delete it there) and record the change
-/// for incremental snapshots.
+/// for incremental snapshots; whether it holds an object (its encoding is then in `buf`).
 fn write_back(
     ks: &Keyspace,
     states: &[DiskState],
@@ -779,7 +790,7 @@ fn write_back(
     path: &Path,
     key: &[u8],
     slot: &(dyn Any + Send),
-) -> Result<()> {
+) -> Result<bool> {
     let id = key
         .get(2..PREFIX)
         .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
@@ -797,7 +808,7 @@ fn write_back(
         ks.remove(key).map_err(io)?;
     }
     dirty.mark(key);
-    Ok(())
+    Ok(present)
 }
 
 /// Read every entry of the view, as complete sections (writer-thread work).
@@ -908,7 +919,8 @@ impl DirtyLog {
             origin: None,
             bytes: 0,
             limit,
-            tracking: true,
+            // Nothing to be incremental on before the first snapshot.
+            tracking: false,
         }
     }
 
@@ -922,9 +934,16 @@ impl DirtyLog {
         self.current_bytes += cost;
         self.bytes += cost;
         if self.bytes > self.limit {
-            self.reset();
-            self.tracking = false;
+            self.stop();
         }
+    }
+
+    /// Stop recording until the next snapshot, which is then complete: before the first
+    /// snapshot (a job without checkpoints records nothing), after a restore, and when the
+    /// sets outgrow their limit.
+    fn stop(&mut self) {
+        self.reset();
+        self.tracking = false;
     }
 
     /// Forget everything (no snapshot can be incremental until the next complete one).
@@ -1002,6 +1021,10 @@ mod tests {
     fn dirty_log_unions_sets_since_the_base() {
         let mut d = DirtyLog::new(1 << 20);
         d.mark(b"a");
+        assert!(
+            !d.tracking && d.bytes == 0,
+            "nothing recorded before a snapshot"
+        );
         assert!(d.begin_snapshot(1, None).is_none());
         d.mark(b"b");
         let sets = d.begin_snapshot(2, Some(1)).unwrap();
@@ -1020,6 +1043,9 @@ mod tests {
         assert_eq!(sets.iter().map(|s| s.len()).sum::<usize>(), 1);
         // Overflow: tracking stops, the next snapshot is complete and restarts it.
         let mut d = DirtyLog::new(100);
+        assert!(d.begin_snapshot(6, None).is_none());
+        d.mark(b"y");
+        assert!(d.tracking);
         d.mark(&[1; 80]);
         assert!(!d.tracking);
         assert!(d.begin_snapshot(7, Some(6)).is_none());
