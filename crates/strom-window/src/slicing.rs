@@ -49,7 +49,10 @@
 //!
 //! A key has *one* pending timer, not one per window: the next time at which one of its
 //! windows fires or is cleaned up. Windows are aligned, so that time follows from the key's
-//! slice range; when it comes, the key fires and cleans what is due and sets its next
+//! slice range; when it comes, the key fires and cleans what is due, and goes on with its
+//! next times while they are not after the watermark (so a watermark that jumps, as at
+//! the end of input, fires a key's windows one after the other, in window order, while its
+//! state is at hand; keys come in the order of their first due time), and sets its next
 //! timer. The timer queue holds one entry per key in memory (an earlier time replaces the
 //! pending one; the old entry is skipped when it comes up) and is not checkpointed: a
 //! restore rebuilds it from [`SLICING_KEY_STATE`]. Restored event-time timers fire when
@@ -705,11 +708,16 @@ where
             })
     }
 
-    /// The timer of `key` at `t` came: fire and clean what is due, set the next timer.
+    /// The timer of `key` at `t` came, and time is now `until`: fire and clean what is due
+    /// at `t`, and then at the key's next times up to `until` (all of one key's due windows
+    /// while its state is at hand: when the watermark jumps, as at the end of input, a
+    /// time-major walk through every key per window would cycle through all the state once
+    /// per window); set the next timer.
     fn on_key_timer(
         &mut self,
         key: K,
         t: Timestamp,
+        until: Timestamp,
         ctx: &OperatorContext,
         out: &mut Emitter<'_, F::Out>,
     ) -> Result<()> {
@@ -721,32 +729,36 @@ where
         let size = self.geometry.size;
         let intersects =
             |s: Timestamp, r: &SliceRange<F::Acc>| s <= r.last && s.saturating_add(size) > r.first;
-        let fire_start = t.saturating_add(1).saturating_sub(size);
-        let mut fired = None;
-        if self.is_start(fire_start) && intersects(fire_start, &range) {
-            fired = Some(self.fire(&key, fire_start, &mut range, ctx, out)?);
-        }
-        let clean_start = if self.event_time {
-            fire_start.saturating_sub(self.lateness)
-        } else {
-            fire_start
-        };
-        let mut has_data = true;
-        if self.is_start(clean_start)
-            && self.cleanup_time(clean_start) == t
-            && intersects(clean_start, &range)
-        {
-            let live = if clean_start == fire_start {
-                fired
+        let mut t = t;
+        let (has_data, next) = loop {
+            let fire_start = t.saturating_add(1).saturating_sub(size);
+            let mut fired = None;
+            if self.is_start(fire_start) && intersects(fire_start, &range) {
+                fired = Some(self.fire(&key, fire_start, &mut range, ctx, out)?);
+            }
+            let clean_start = if self.event_time {
+                fire_start.saturating_sub(self.lateness)
             } else {
-                None
+                fire_start
             };
-            has_data = self.clear(&key, clean_start, live, &mut range, ctx, out)?;
-        }
-        let next = if has_data {
-            self.next_event(self.first_window_of(range.first), range.last, t)
-        } else {
-            None
+            if self.is_start(clean_start)
+                && self.cleanup_time(clean_start) == t
+                && intersects(clean_start, &range)
+            {
+                let live = if clean_start == fire_start {
+                    fired
+                } else {
+                    None
+                };
+                if !self.clear(&key, clean_start, live, &mut range, ctx, out)? {
+                    break (false, None);
+                }
+            }
+            out.flush_if_full()?;
+            match self.next_event(self.first_window_of(range.first), range.last, t) {
+                Some(next) if next <= until => t = next,
+                next => break (true, next),
+            }
         };
         range.timer = next.unwrap_or(i64::MAX);
         nk.0 = key;
@@ -772,7 +784,7 @@ where
             }
             let (t, due) = entry.remove_entry();
             for key in due {
-                self.on_key_timer(key, t, ctx, out)?;
+                self.on_key_timer(key, t, time, ctx, out)?;
                 out.flush_if_full()?;
             }
         }
