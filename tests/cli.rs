@@ -199,13 +199,19 @@ fn explain_json(example: &str, args: &[String], extra: &[&str]) -> serde_json::V
 }
 
 /// `--explain json`: JSON with every node's id, type (its name), parallelism and uid, and a
-/// fingerprint of 32 hex digits; and nothing ran (no output written; the unbounded
-/// rolling sum returns).
+/// fingerprint of 32 hex digits; and nothing ran (no output written, no checkpoint
+/// directory made; the unbounded rolling sum returns).
 #[test]
 fn explain_json_describes_every_example() {
     let dir = tempfile::tempdir().unwrap();
+    let chk = dir.path().join("chk").display().to_string();
     for (example, args) in examples(dir.path()) {
-        let plan = explain_json(example, &args, &[]);
+        let extra: &[&str] = if example == "sensors" {
+            &["--checkpoint-interval", "1s", "--checkpoint-dir", &chk]
+        } else {
+            &[]
+        };
+        let plan = explain_json(example, &args, extra);
         let fp = plan["fingerprint"].as_str().unwrap();
         assert_eq!(fp.len(), 32, "{example}: {fp}");
         assert!(fp.chars().all(|c| c.is_ascii_hexdigit()), "{example}: {fp}");

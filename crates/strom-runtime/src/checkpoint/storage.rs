@@ -48,10 +48,21 @@ pub struct LocalStorage {
 }
 
 impl LocalStorage {
-    /// Storage rooted at `root` (created if missing).
+    /// Storage rooted at `root`. The directory is created by the first write, so that
+    /// configuring checkpoints (or printing a job's plan) leaves the file system alone;
+    /// fails at once when `root`, or the nearest of its ancestors that exists, is not a
+    /// directory.
     pub fn new(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
-        std::fs::create_dir_all(&root).map_err(|e| StromError::io(root.display(), e))?;
+        let existing = root.ancestors().find(|p| p.exists());
+        if let Some(p) = existing
+            && !p.is_dir()
+        {
+            return Err(StromError::io(
+                root.display(),
+                std::io::Error::other(format!("{} is not a directory", p.display())),
+            ));
+        }
         Ok(LocalStorage { root })
     }
 
@@ -208,5 +219,21 @@ mod tests {
         assert_eq!(s.list("").unwrap(), vec!["chk-2/op-0.state"]);
         assert!(s.get("chk-1/_metadata").is_err());
         s.delete_prefix("chk-9").unwrap();
+    }
+
+    #[test]
+    fn the_root_is_made_by_the_first_write_and_must_be_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("a/b");
+        let s = LocalStorage::new(&root).unwrap();
+        assert!(!root.exists(), "nothing created before a write");
+        assert!(s.list("").unwrap().is_empty());
+        assert!(!s.exists("chk-1/_metadata").unwrap());
+        s.put("chk-1/_metadata", b"m").unwrap();
+        assert_eq!(s.list("").unwrap(), vec!["chk-1/_metadata"]);
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let err = LocalStorage::new(file.join("chk")).unwrap_err().to_string();
+        assert!(err.contains("is not a directory"), "{err}");
     }
 }
