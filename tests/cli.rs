@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -343,16 +345,7 @@ fn example_on_backend(
         "{tag} on {backend}: {}",
         String::from_utf8_lossy(&res.stderr)
     );
-    let sorted = |p: &std::path::Path| {
-        let mut lines: Vec<String> = std::fs::read_to_string(p)
-            .unwrap()
-            .lines()
-            .map(str::to_string)
-            .collect();
-        lines.sort();
-        lines
-    };
-    (sorted(&out), sorted(&late))
+    (common::sorted_lines(&out), common::sorted_lines(&late))
 }
 
 /// Asserts that two sorted outputs are equal, showing the first differences if not.

@@ -1018,6 +1018,34 @@ mod tests {
     }
 
     #[test]
+    fn a_cached_object_growing_with_its_writes_is_counted_at_about_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let task = TaskInfo {
+            job_name: "j".into(),
+            operator_name: "op".into(),
+            subtask: 0,
+            parallelism: 1,
+            max_parallelism: 128,
+        };
+        let mut d = DiskBackend::open(dir.path(), 64 * MIB, &task).unwrap();
+        let name: StateName = Arc::from("list");
+        // A new object gaining 100 bytes per write, as a block gains a slice per element.
+        for _ in 0..40 {
+            d.with_entry::<u32, Vec<u8>, _>(&name, &7, "op", |v| {
+                v.get_or_insert_with(Vec::new).extend([1u8; 100]);
+            })
+            .unwrap();
+        }
+        assert!(
+            d.cache.bytes >= 4000 / 2,
+            "counted at {} bytes, holds 4000",
+            d.cache.bytes
+        );
+        d.write_back_all().unwrap();
+        assert!(d.cache.bytes >= 4000, "after write-back: {}", d.cache.bytes);
+    }
+
+    #[test]
     fn dirty_log_unions_sets_since_the_base() {
         let mut d = DirtyLog::new(1 << 20);
         d.mark(b"a");

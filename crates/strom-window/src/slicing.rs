@@ -198,13 +198,16 @@ where
         {
             return None;
         }
+        let pane = gcd(geometry.size, geometry.slide);
+        let block = sliced_block_length(geometry.size, pane);
         Some(SlicingWindowOperator {
             key_of,
             event_time: assigner.is_event_time(),
             assigner,
             func,
-            pane: gcd(geometry.size, geometry.slide),
-            block: sliced_block_length(geometry.size, gcd(geometry.size, geometry.slide)),
+            pane,
+            block,
+            keep_totals: block > pane && geometry.size > geometry.slide,
             geometry,
             lateness: allowed_lateness.max(0),
             late_tag,
@@ -217,12 +220,7 @@ where
             },
             timers: BTreeMap::new(),
             fn_state: false,
-            keep_totals: false,
             horizon: i64::MIN,
-        })
-        .map(|mut op| {
-            op.keep_totals = op.block > op.pane && op.geometry.size > op.geometry.slide;
-            op
         })
     }
 
@@ -721,11 +719,11 @@ where
         ctx: &OperatorContext,
         out: &mut Emitter<'_, F::Out>,
     ) -> Result<()> {
-        let mut nk = Namespaced(key, KEY_NS);
+        let nk = Namespaced(key, KEY_NS);
         let Some(mut range) = self.take_range(&nk, Some(t))? else {
             return Ok(()); // no data, or replaced by an earlier timer
         };
-        let key = nk.0.clone();
+        let Namespaced(key, _) = nk;
         let size = self.geometry.size;
         let intersects =
             |s: Timestamp, r: &SliceRange<F::Acc>| s <= r.last && s.saturating_add(size) > r.first;
@@ -761,7 +759,7 @@ where
             }
         };
         range.timer = next.unwrap_or(i64::MAX);
-        nk.0 = key;
+        let nk = Namespaced(key, KEY_NS);
         self.store
             .with_entry::<SliceRange<F::Acc>, _>(&self.names.range, &nk, |r| {
                 *r = has_data.then_some(range)
